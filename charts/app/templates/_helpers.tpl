@@ -1,0 +1,39 @@
+{{/*
+The enabled components, each merged over componentDefaults, as a YAML map name -> component.
+Templates range over `fromYaml (include "app.components" $)`, so the merge rules live here once.
+*/}}
+{{- define "app.components" -}}
+{{- $components := dict -}}
+{{- range $name, $values := .Values.components -}}
+{{- $component := mergeOverwrite (deepCopy $.Values.componentDefaults) (deepCopy ($values | default dict)) -}}
+{{- if $component.enabled -}}
+{{- $_ := set $components $name $component -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $components -}}
+{{- end -}}
+
+{{/* Object name of a component: <fullname>-<component>. */}}
+{{- define "app.name" -}}
+{{- include "common.names.component" (dict "context" .context "component" .component) -}}
+{{- end -}}
+
+{{/* The ConfigMap data of a component: ENV (the environment name) first, then its own config. */}}
+{{- define "app.config" -}}
+{{- $data := dict "ENV" (include "common.environment.name" .context) -}}
+{{- range $key, $value := .values.config -}}
+{{- $_ := set $data $key (toString $value) -}}
+{{- end -}}
+{{- toYaml $data -}}
+{{- end -}}
+
+{{/* The TLS Secret of the Ingress: ingress.tls.secretName, else <release>-<environment>-tls. */}}
+{{- define "app.tlsSecretName" -}}
+{{- .Values.ingress.tls.secretName | default (printf "%s-%s-tls" .Release.Name (include "common.environment.name" .)) -}}
+{{- end -}}
+
+{{/* Whether a component opens egress to HTTPS outside the cluster (its own setting wins). */}}
+{{- define "app.allowExternalHttps" -}}
+{{- $own := .values.networkPolicy.allowExternalHttps -}}
+{{- ternary .context.Values.networkPolicy.allowExternalHttps $own (kindIs "invalid" $own) -}}
+{{- end -}}

@@ -1,0 +1,43 @@
+{{/*
+Scheduling presets.
+Pod anti-affinity: "soft" prefers, "hard" requires, one replica per topology key (default: node).
+Usage: include "common.affinities.pods" (dict "type" "soft" "component" "backend" "context" $ "topologyKey" "")
+*/}}
+{{- define "common.affinities.pods" -}}
+{{- $topologyKey := .topologyKey | default "kubernetes.io/hostname" -}}
+{{- $selector := include "common.labels.matchLabels" (dict "context" .context "component" .component) -}}
+{{- if eq .type "hard" -}}
+podAntiAffinity:
+  requiredDuringSchedulingIgnoredDuringExecution:
+    - topologyKey: {{ $topologyKey }}
+      labelSelector:
+        matchLabels:
+          {{- $selector | nindent 10 }}
+{{- else if eq .type "soft" -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: {{ $topologyKey }}
+        labelSelector:
+          matchLabels:
+            {{- $selector | nindent 12 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Topology spread across zones (or another key), skewed by at most maxSkew.
+Usage: include "common.affinities.topologySpread" (dict "spread" .topologySpread "component" "backend" "context" $)
+where spread = {enabled, topologyKey, maxSkew, whenUnsatisfiable}.
+*/}}
+{{- define "common.affinities.topologySpread" -}}
+{{- if and .spread .spread.enabled -}}
+topologySpreadConstraints:
+  - maxSkew: {{ .spread.maxSkew | default 1 }}
+    topologyKey: {{ .spread.topologyKey | default "topology.kubernetes.io/zone" }}
+    whenUnsatisfiable: {{ .spread.whenUnsatisfiable | default "ScheduleAnyway" }}
+    labelSelector:
+      matchLabels:
+        {{- include "common.labels.matchLabels" (dict "context" .context "component" .component) | nindent 8 }}
+{{- end }}
+{{- end -}}
