@@ -37,3 +37,20 @@ Templates range over `fromYaml (include "app.components" $)`, so the merge rules
 {{- $own := .values.networkPolicy.allowExternalHttps -}}
 {{- ternary .context.Values.networkPolicy.allowExternalHttps $own (kindIs "invalid" $own) -}}
 {{- end -}}
+
+{{/*
+The OpenTelemetry SDK settings of a component: where to send, how, and the resource attributes that
+carry the environment (the collector stamps the rest of the telemetry contract).
+*/}}
+{{- define "app.otelEnv" -}}
+{{- $t := .context.Values.telemetry -}}
+{{- $env := include "common.environment.key" .context -}}
+- name: OTEL_SERVICE_NAME
+  value: {{ .component | quote }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ tpl $t.otlpEndpoint .context | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $t.protocol | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "deployment.environment=%s,kfm.env=%s,service.namespace=%s" $env $env $t.serviceNamespace | quote }}
+{{- end -}}

@@ -1,0 +1,344 @@
+{{- /*
+Configuration fragments of the node agent. The agent only looks at its own node: its pod and
+node discoveries carry a field selector on the node name (NODE_NAME, from the downward API).
+*/ -}}
+
+{{/* The namespaces whose annotated pods are scraped: agent.metrics.namespaces, else the release's. */}}
+{{- define "alloy.agent.metricsNamespaces" -}}
+{{- $names := .Values.agent.metrics.namespaces | default (list (include "common.names.namespace" .)) -}}
+{{- toYaml (dict "names" $names) -}}
+{{- end -}}
+
+{{/* The namespaces the pod discovery watches, as YAML {names: [...]}; empty names: all namespaces. */}}
+{{- define "alloy.agent.discoveryNamespaces" -}}
+{{- $a := .Values.agent -}}
+{{- $metrics := (fromYaml (include "alloy.agent.metricsNamespaces" .)).names -}}
+{{- $names := list -}}
+{{- if $a.logs.enabled -}}
+{{- if $a.logs.namespaces -}}
+{{- $names = $a.logs.namespaces -}}
+{{- if $a.metrics.enabled -}}
+{{- $names = concat $names $metrics | uniq -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- $names = $metrics -}}
+{{- end -}}
+{{- toYaml (dict "names" $names) -}}
+{{- end -}}
+
+{{/* A relabel rule that keeps the targets of the given namespaces (skipped for an empty list). */}}
+{{- define "alloy.config.keepNamespaces" -}}
+{{- $quoted := list -}}
+{{- range . -}}
+{{- $quoted = append $quoted (regexQuoteMeta .) -}}
+{{- end -}}
+rule {
+  source_labels = ["__meta_kubernetes_namespace"]
+  regex         = {{ join "|" $quoted | quote }}
+  action        = "keep"
+}
+{{- end -}}
+
+{{/* The pod labels every pod target gets: namespace, pod, app and component. */}}
+{{- define "alloy.config.podLabelRules" -}}
+rule {
+  source_labels = ["__meta_kubernetes_namespace"]
+  target_label  = "namespace"
+}
+
+rule {
+  source_labels = ["__meta_kubernetes_pod_name"]
+  target_label  = "pod"
+}
+
+rule {
+  source_labels = ["__meta_kubernetes_pod_label_app_kubernetes_io_name", "__meta_kubernetes_pod_label_app"]
+  separator     = ";"
+  regex         = "^;*([^;]+)(;.*)?$"
+  target_label  = "app"
+}
+
+rule {
+  source_labels = ["__meta_kubernetes_pod_label_app_kubernetes_io_component"]
+  target_label  = "component"
+}
+{{- end -}}
+
+{{/* Discovery of this node's pods, and of the node itself for the kubelet. */}}
+{{- define "alloy.config.agent.discovery" -}}
+{{- $namespaces := (fromYaml (include "alloy.agent.discoveryNamespaces" .)).names -}}
+// The pods of this node: the field selector keeps the watch to them.
+discovery.kubernetes "pods" {
+  role = "pod"
+
+  selectors {
+    role  = "pod"
+    field = "spec.nodeName=" + sys.env("NODE_NAME")
+  }
+  {{- with $namespaces }}
+
+  namespaces {
+    names = {{ include "alloy.fmt.list" . }}
+  }
+  {{- end }}
+}
+{{- if .Values.agent.kubelet.enabled }}
+
+// This node, for its kubelet and cAdvisor.
+discovery.kubernetes "nodes" {
+  role = "node"
+
+  selectors {
+    role  = "node"
+    field = "metadata.name=" + sys.env("NODE_NAME")
+  }
+}
+{{- end }}
+{{- end -}}
+
+{{/*
+The contract's attributes read from JSON log lines: for each entry the canonical attribute as a
+top-level key, its label, and for timestamps the unix seconds (a Go template with sprig's toDate
+parses RFC3339 with or without fraction and offset; a value that does not parse yields nothing).
+*/}}
+{{- define "alloy.config.agent.logContractStages" -}}
+{{- $contract := (fromYaml (include "alloy.contract" .)).attributes -}}
+{{- $expressions := list -}}
+{{- $labels := list -}}
+{{- range $contract -}}
+{{- $expressions = append $expressions (list .label (printf "`%q`" .attribute)) -}}
+{{- $labels = append $labels (list .label "\"\"") -}}
+{{- if .timestamp -}}
+{{- $labels = append $labels (list (printf "%s_unix" .label) "\"\"") -}}
+{{- end -}}
+{{- end -}}
+// The contract's attributes, when a JSON log line carries them as top-level keys.
+stage.json {
+  expressions = {{ include "alloy.fmt.object" (dict "pairs" $expressions) | indent 2 | trim }}
+}
+{{- range $contract }}
+{{- if .timestamp }}
+
+stage.template {
+  source   = {{ printf "%s_unix" .label | quote }}
+  template = `{{ printf "{{ with .%s }}{{ $t := toDate %q . }}{{ if gt $t.Unix 0 }}{{ $t.Unix }}{{ end }}{{ end }}" .label "2006-01-02T15:04:05Z07:00" }}`
+}
+{{- end }}
+{{- end }}
+
+stage.labels {
+  values = {{ include "alloy.fmt.object" (dict "pairs" $labels) | indent 2 | trim }}
+}
+{{- end -}}
+
+{{/* Pod logs through the Kubernetes API (loki.source.kubernetes): no hostPath, no root. */}}
+{{- define "alloy.config.agent.podLogs" -}}
+{{- $a := .Values.agent -}}
+// Pod logs of this node, read through the Kubernetes API.
+discovery.relabel "pod_logs" {
+  targets = discovery.kubernetes.pods.targets
+  {{- if and $a.logs.namespaces $a.metrics.enabled }}
+
+  {{ include "alloy.config.keepNamespaces" $a.logs.namespaces | indent 2 | trim }}
+  {{- end }}
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_phase"]
+    regex         = "Pending"
+    action        = "drop"
+  }
+
+  {{ include "alloy.config.podLabelRules" . | indent 2 | trim }}
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_container_name"]
+    target_label  = "container"
+  }
+
+  rule {
+    source_labels = ["__meta_kubernetes_namespace", "__meta_kubernetes_pod_container_name"]
+    separator     = "/"
+    target_label  = "job"
+  }
+}
+
+loki.source.kubernetes "pods" {
+  targets    = discovery.relabel.pod_logs.output
+  forward_to = [loki.process.pod_logs.receiver]
+}
+
+loki.process "pod_logs" {
+  forward_to = [loki.process.contract.receiver]
+
+  // instance (namespace/pod:container) repeats three labels: one label less per stream.
+  stage.label_drop {
+    values = ["instance"]
+  }
+  {{- if and $a.logs.parseJson (fromYaml (include "alloy.contract" .)).attributes }}
+
+  {{ include "alloy.config.agent.logContractStages" . | indent 2 | trim }}
+  {{- end }}
+}
+{{- end -}}
+
+{{/* Pods that ask to be scraped through the prometheus.io/* annotations. */}}
+{{- define "alloy.config.agent.podMetrics" -}}
+{{- $m := .Values.agent.metrics -}}
+// Pods of this node annotated prometheus.io/scrape: "true" (port, path and scheme from
+// prometheus.io/port|path|scheme). Without a port annotation every declared port is scraped.
+discovery.relabel "pod_metrics" {
+  targets = discovery.kubernetes.pods.targets
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]
+    regex         = "true"
+    action        = "keep"
+  }
+
+  {{ include "alloy.config.keepNamespaces" (fromYaml (include "alloy.agent.metricsNamespaces" .)).names | indent 2 | trim }}
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_phase"]
+    regex         = "Running"
+    action        = "keep"
+  }
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_container_init"]
+    regex         = "true"
+    action        = "drop"
+  }
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_annotation_prometheus_io_scheme"]
+    regex         = "(https?)"
+    target_label  = "__scheme__"
+  }
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_annotation_prometheus_io_path"]
+    regex         = "(.+)"
+    target_label  = "__metrics_path__"
+  }
+
+  // IPv4 and IPv6 pod addresses with the annotated port.
+  rule {
+    source_labels = ["__meta_kubernetes_pod_ip", "__meta_kubernetes_pod_annotation_prometheus_io_port"]
+    regex         = "([^:]+);([0-9]+)"
+    replacement   = "$1:$2"
+    target_label  = "__address__"
+  }
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_ip", "__meta_kubernetes_pod_annotation_prometheus_io_port"]
+    regex         = "(.+:.+);([0-9]+)"
+    replacement   = "[$1]:$2"
+    target_label  = "__address__"
+  }
+
+  // Pod-level labels only: the per-port targets of one pod collapse into one scrape.
+  {{ include "alloy.config.podLabelRules" . | indent 2 | trim }}
+}
+
+prometheus.scrape "pods" {
+  targets         = discovery.relabel.pod_metrics.output
+  forward_to      = [prometheus.relabel.contract.receiver]
+  job_name        = "kubernetes-pods"
+  scrape_interval = {{ $m.scrapeInterval | quote }}
+  scrape_timeout  = {{ $m.scrapeTimeout | quote }}
+}
+{{- end -}}
+
+{{/*
+One kubelet endpoint of this node: the kubelet's own metrics or cAdvisor's.
+Usage: include "alloy.config.agent.kubeletJob" (dict "context" $ "name" "cadvisor" "path" "/metrics/cadvisor")
+*/}}
+{{- define "alloy.config.agent.kubeletJob" -}}
+{{- $ctx := .context -}}
+{{- $k := $ctx.Values.agent.kubelet -}}
+{{- $m := $ctx.Values.agent.metrics -}}
+discovery.relabel {{ .name | quote }} {
+  targets = discovery.kubernetes.nodes.targets
+
+  rule {
+    source_labels = ["__meta_kubernetes_node_name"]
+    target_label  = "node"
+  }
+
+  rule {
+    source_labels = ["__meta_kubernetes_node_name"]
+    target_label  = "instance"
+  }
+  {{- if $k.viaApiServer }}
+
+  // Through the API server's node proxy (nodes/proxy), with its verified certificate.
+  rule {
+    target_label = "__address__"
+    replacement  = "kubernetes.default.svc:443"
+  }
+
+  rule {
+    source_labels = ["__meta_kubernetes_node_name"]
+    regex         = "(.+)"
+    replacement   = {{ printf "/api/v1/nodes/$1/proxy%s" .path | quote }}
+    target_label  = "__metrics_path__"
+  }
+  {{- else }}
+
+  rule {
+    target_label = "__metrics_path__"
+    replacement  = {{ .path | quote }}
+  }
+  {{- end }}
+}
+
+prometheus.scrape {{ .name | quote }} {
+  targets           = discovery.relabel.{{ .name }}.output
+  forward_to        = [prometheus.relabel.contract.receiver]
+  job_name          = {{ .name | quote }}
+  scheme            = "https"
+  bearer_token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+  scrape_interval   = {{ $m.scrapeInterval | quote }}
+  scrape_timeout    = {{ $m.scrapeTimeout | quote }}
+
+  tls_config {
+    ca_file              = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+    insecure_skip_verify = {{ and (not $k.viaApiServer) $k.insecureSkipVerify }}
+  }
+}
+{{- end -}}
+
+{{/* The kubelet and cAdvisor of this node, with the service account token. */}}
+{{- define "alloy.config.agent.kubelet" -}}
+// The kubelet of this node{{ if .Values.agent.kubelet.viaApiServer }}, through the API server{{ else }} on port 10250{{ end }}, authenticated by the service account token.
+{{ include "alloy.config.agent.kubeletJob" (dict "context" . "name" "kubelet" "path" "/metrics") }}
+{{- if .Values.agent.kubelet.cadvisor }}
+
+// Container metrics from cAdvisor, built into the kubelet.
+{{ include "alloy.config.agent.kubeletJob" (dict "context" . "name" "cadvisor" "path" "/metrics/cadvisor") }}
+{{- end }}
+{{- end -}}
+
+{{/* The whole agent configuration. */}}
+{{- define "alloy.config.agent" -}}
+{{- $a := .Values.agent -}}
+{{- $parts := list (include "alloy.config.logging" .) (include "alloy.config.agent.discovery" .) -}}
+{{- if $a.logs.enabled -}}
+{{- $parts = append $parts (include "alloy.config.agent.podLogs" .) -}}
+{{- end -}}
+{{- if $a.metrics.enabled -}}
+{{- $parts = append $parts (include "alloy.config.agent.podMetrics" .) -}}
+{{- end -}}
+{{- if $a.kubelet.enabled -}}
+{{- $parts = append $parts (include "alloy.config.agent.kubelet" .) -}}
+{{- end -}}
+{{- if or $a.metrics.enabled $a.kubelet.enabled -}}
+{{- $parts = append $parts (include "alloy.config.metricsOutput" .) -}}
+{{- end -}}
+{{- if $a.logs.enabled -}}
+{{- $parts = append $parts (include "alloy.config.logsOutput" .) -}}
+{{- end -}}
+{{- $header := printf "// Keelson Alloy agent (%s), generated by the alloy chart: do not edit.\n// Environment %s, cluster %s." (include "alloy.name" (dict "context" . "component" "agent")) (include "common.environment.key" .) (include "alloy.cluster" .) -}}
+{{- include "alloy.config.clean" (prepend $parts $header) -}}
+{{- end -}}
