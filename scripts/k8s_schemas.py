@@ -25,7 +25,12 @@ def localise(node: Any) -> Any:
     """Drop remote ids and point every remote definition reference at the local file."""
     if isinstance(node, dict):
         return {
-            key: (value.replace(REMOTE_DEFINITIONS, LOCAL_DEFINITIONS) if key == "$ref" else localise(value))
+            # A "$ref" key can also be a property name (JSONSchemaProps defines one): only strings are refs.
+            key: (
+                value.replace(REMOTE_DEFINITIONS, LOCAL_DEFINITIONS)
+                if key == "$ref" and isinstance(value, str)
+                else localise(value)
+            )
             for key, value in node.items()
             if key != "$id"
         }

@@ -299,57 +299,52 @@ providers:
 {{- end -}}
 
 {{/*
-Environment of the Grafana container: every credential comes from an existing Secret by
-secretKeyRef (admin account, secret key, OAuth client, database login), then .Values.env.
+Credentials Grafana reads, as a YAML list of {env, secret, key}: every one comes from an existing
+Secret (admin account, secret key, OAuth client, database login).
+*/}}
+{{- define "grafana.secretFiles" -}}
+{{- $v := .Values -}}
+{{- $files := list -}}
+{{- with $v.admin.existingSecret -}}
+{{- $files = append $files (dict "env" "GF_SECURITY_ADMIN_USER" "secret" . "key" $v.admin.userKey) -}}
+{{- $files = append $files (dict "env" "GF_SECURITY_ADMIN_PASSWORD" "secret" . "key" $v.admin.passwordKey) -}}
+{{- end -}}
+{{- with $v.secretKey.existingSecret -}}
+{{- $files = append $files (dict "env" "GF_SECURITY_SECRET_KEY" "secret" . "key" $v.secretKey.key) -}}
+{{- end -}}
+{{- if $v.oauth.enabled -}}
+{{- $files = append $files (dict "env" "GF_AUTH_GENERIC_OAUTH_CLIENT_ID" "secret" $v.oauth.existingSecret "key" $v.oauth.clientIdKey) -}}
+{{- $files = append $files (dict "env" "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET" "secret" $v.oauth.existingSecret "key" $v.oauth.clientSecretKey) -}}
+{{- end -}}
+{{- if ne $v.database.type "sqlite3" -}}
+{{- if $v.database.userKey -}}
+{{- $files = append $files (dict "env" "GF_DATABASE_USER" "secret" $v.database.existingSecret "key" $v.database.userKey) -}}
+{{- end -}}
+{{- $files = append $files (dict "env" "GF_DATABASE_PASSWORD" "secret" $v.database.existingSecret "key" $v.database.passwordKey) -}}
+{{- end -}}
+{{- toYaml (dict "files" $files) -}}
+{{- end -}}
+
+{{/* The distinct Secrets behind grafana.secretFiles, each mounted once under /etc/grafana/secrets/<name>. */}}
+{{- define "grafana.secretNames" -}}
+{{- $names := list -}}
+{{- range (fromYaml (include "grafana.secretFiles" .)).files -}}
+{{- $names = append $names .secret -}}
+{{- end -}}
+{{- toYaml (dict "names" ($names | uniq)) -}}
+{{- end -}}
+
+{{/*
+Environment of the Grafana container. Credentials arrive as files from the mounted Secrets, named
+by Grafana's `<VARIABLE>__FILE` convention, so no secret value sits in the process environment
+(where `kubectl describe`, crash dumps and child processes would see it); then .Values.env.
 */}}
 {{- define "grafana.env" -}}
-{{- $v := .Values -}}
-{{- with $v.admin.existingSecret }}
-- name: GF_SECURITY_ADMIN_USER
-  valueFrom:
-    secretKeyRef:
-      name: {{ . }}
-      key: {{ $v.admin.userKey }}
-- name: GF_SECURITY_ADMIN_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ . }}
-      key: {{ $v.admin.passwordKey }}
+{{- range (fromYaml (include "grafana.secretFiles" .)).files }}
+- name: {{ .env }}__FILE
+  value: /etc/grafana/secrets/{{ .secret }}/{{ .key }}
 {{- end }}
-{{- with $v.secretKey.existingSecret }}
-- name: GF_SECURITY_SECRET_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ . }}
-      key: {{ $v.secretKey.key }}
-{{- end }}
-{{- if $v.oauth.enabled }}
-- name: GF_AUTH_GENERIC_OAUTH_CLIENT_ID
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.oauth.existingSecret }}
-      key: {{ $v.oauth.clientIdKey }}
-- name: GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.oauth.existingSecret }}
-      key: {{ $v.oauth.clientSecretKey }}
-{{- end }}
-{{- if ne $v.database.type "sqlite3" }}
-{{- if $v.database.userKey }}
-- name: GF_DATABASE_USER
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.database.existingSecret }}
-      key: {{ $v.database.userKey }}
-{{- end }}
-- name: GF_DATABASE_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.database.existingSecret }}
-      key: {{ $v.database.passwordKey }}
-{{- end }}
-{{- with $v.env }}
+{{- with .Values.env }}
 {{- toYaml . | nindent 0 }}
 {{- end }}
 {{- end -}}

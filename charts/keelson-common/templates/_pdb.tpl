@@ -15,6 +15,9 @@ spec:
   {{- else }}
   minAvailable: {{ .pdb.minAvailable | default 1 }}
   {{- end }}
+  # A pod that never became ready protects nothing: let evictions proceed past it, so a node
+  # drain is not blocked by a crash-looping replica.
+  unhealthyPodEvictionPolicy: AlwaysAllow
   selector:
     matchLabels:
       {{- include "common.labels.matchLabels" (dict "context" .context "component" .component) | nindent 6 }}

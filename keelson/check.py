@@ -1,0 +1,96 @@
+"""The check pipeline: values -> values schema -> render -> Kubernetes schemas -> gates, per environment.
+
+It stops at the first stage that fails and writes nothing: rendering stays in memory and the
+kubeconform input lives in a temporary folder that is removed afterwards. A missing tool
+(ToolError) is not a finding about the environment, so it propagates instead.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from keelson import gates as gating
+from keelson import kubeschema, values, valuesschema
+from keelson import render as rendering
+from keelson.errors import KeelsonError, ToolError
+from keelson.models import CheckReport, Finding, StageResult
+from keelson.project import ENVS, KUBE_VERSIONS, OPTIONAL_APIS, Project, project
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from pathlib import Path
+
+STAGES = ("values", "schema", "render", "kube", "gates")
+
+
+@dataclass
+class _Stage:
+    findings: list[Finding] = field(default_factory=list)
+    detail: str = ""
+
+
+@contextmanager
+def _stage(report: CheckReport, name: str) -> Iterator[_Stage]:
+    stage = _Stage()
+    start = time.perf_counter()
+    try:
+        yield stage
+    except ToolError:
+        raise
+    except KeelsonError as exc:
+        stage.findings = [Finding("", "", exc.message)]
+    report.stages.append(
+        StageResult(name, report.env, time.perf_counter() - start, tuple(stage.findings), stage.detail)
+    )
+
+
+def check(
+    env: str,
+    overlays: Sequence[Path | str] = (),
+    prj: Project | None = None,
+    *,
+    versions: Sequence[str] = KUBE_VERSIONS,
+    until: str = "gates",
+) -> CheckReport:
+    """Run the stages for one environment, up to and including ``until`` (one of STAGES)."""
+    if until not in STAGES:
+        raise ValueError(f"until must be one of {STAGES}")
+    prj = prj or project()
+    report = CheckReport(env)
+    merged = None
+    with _stage(report, "values") as stage:
+        merged = values.load(env, overlays, prj)
+        stage.detail = f"{1 + len(overlays)} file(s) over the chart defaults"
+    if not report.ok or merged is None:
+        return report
+    with _stage(report, "schema") as stage:
+        stage.findings = valuesschema.check(merged)
+        schemas = sum(1 for _, chart in merged.charts if chart.schema_file.is_file())
+        stage.detail = f"{schemas} schema(s) over {len(merged.charts)} chart(s)"
+    if not report.ok or until == "schema":
+        return report
+    with _stage(report, "render") as stage:
+        report.objects = rendering.render(merged.user, prj=prj, api_versions=OPTIONAL_APIS)
+        stage.detail = f"{len(report.objects)} objects"
+    if not report.ok or until == "render":
+        return report
+    with _stage(report, "kube") as stage:
+        stage.findings = kubeschema.validate(report.objects, env, versions, prj)
+        stage.detail = f"Kubernetes {', '.join(versions)}"
+    if not report.ok or until == "kube":
+        return report
+    with _stage(report, "gates") as stage:
+        report.gates = gating.run(env, report.objects, merged.merged, values_source=merged.source_of)
+        stage.findings = [found.to_finding(env) for found in report.gates.errors]
+        stage.detail = (
+            f"{len(report.gates.rules)} rules, {len(report.gates.warnings)} warning(s), "
+            f"{len(report.gates.waived)} waived"
+        )
+    return report
+
+
+def check_all(overlays: Sequence[Path | str] = (), prj: Project | None = None) -> list[CheckReport]:
+    return [check(env, overlays, prj) for env in ENVS]

@@ -1,0 +1,63 @@
+"""Failures of Keelson, one class per stage.
+
+Every error carries exactly one line that names where the problem is (file, key path or object),
+what was wrong and what is allowed. ``tasks.py`` prints that line as ``error: <line>`` and exits
+with status 1, so a user mistake never shows a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+class KeelsonError(Exception):
+    """Base class: a problem the user can fix, described in one line."""
+
+    def __init__(self, message: str) -> None:
+        # Newlines would break the one-line contract of the command line; fold them here once.
+        super().__init__(" ".join(message.split()))
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+    @classmethod
+    def from_findings(cls, findings: Sequence[object], hint: str = "") -> KeelsonError:
+        """The first finding, plus how many more there are (and where to see them all)."""
+        if not findings:
+            raise ValueError("from_findings needs at least one finding")
+        message = str(findings[0])
+        if len(findings) > 1:
+            message += f" (and {len(findings) - 1} more{', ' + hint if hint else ''})"
+        return cls(message)
+
+
+class ValuesError(KeelsonError):
+    """A values file cannot be read, is not a mapping, or names an unknown environment."""
+
+
+class SchemaError(KeelsonError):
+    """The merged values break a chart's values.schema.json."""
+
+
+class RenderError(KeelsonError):
+    """helm could not build the dependencies or render the chart."""
+
+
+class KubeSchemaError(KeelsonError):
+    """A rendered object breaks the Kubernetes (or CRD) schema."""
+
+
+class ToolError(KeelsonError):
+    """A pinned tool is missing or could not run."""
+
+
+class LintError(KeelsonError):
+    """helm lint, yamllint or ct lint found a problem."""
+
+
+class UsageError(KeelsonError):
+    """A task was called with options that do not go together."""

@@ -1,0 +1,118 @@
+"""Kubernetes schema check: kubeconform -strict over the rendered objects, for each supported version.
+
+Schemas come from the pinned kubernetes-validate package (laid out in .tools/k8s-schemas by
+scripts/bootstrap) and, for the optional CRDs the charts emit, from the committed schemas/crds/.
+No ``-ignore-missing-schemas``: an object whose kind has no schema is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keelson.errors import ToolError
+from keelson.models import Finding, Object
+from keelson.project import KUBE_VERSIONS, Project, project
+from keelson.render import describe
+from keelson.yamlio import dump_all
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def schema_locations(prj: Project) -> list[str]:
+    """kubeconform -schema-location templates: built-in kinds first, then the CRD catalogue.
+
+    kubeconform's ``{{ .KindSuffix }}`` keeps only the first label of an API group
+    (``-monitoring-v1``), so the CRD schemas are filed by full group instead, as the CRDs-catalog
+    layout does: ``schemas/crds/monitoring.coreos.com/servicemonitor_v1.json``.
+    """
+    return [
+        f"{prj.k8s_schemas}/{{{{ .NormalizedKubernetesVersion }}}}-standalone{{{{ .StrictSuffix }}}}/"
+        "{{ .ResourceKind }}{{ .KindSuffix }}.json",
+        f"{prj.crd_schemas}/{{{{ .Group }}}}/{{{{ .ResourceKind }}}}_{{{{ .ResourceAPIVersion }}}}.json",
+    ]
+
+
+def _require_schemas(prj: Project, versions: Sequence[str]) -> None:
+    for version in versions:
+        if not (prj.k8s_schemas / f"v{version}-standalone-strict").is_dir():
+            raise ToolError(
+                f"Kubernetes {version} schemas not found in .tools/k8s-schemas; run scripts/bootstrap"
+            )
+
+
+_CAUSE = re.compile(r"- at '([^']*)': (.*?)(?=\s+- at '|$)")
+
+
+def _message(result: dict[str, Any]) -> str:
+    """The leaf causes of kubeconform's message (``/spec/replicas: got string, want integer``).
+
+    Its ``validationErrors`` keep only the first level (``/spec: validation failed``); the full
+    tree is in ``msg``, one ``- at '<path>': <what>`` per cause.
+    """
+    msg = " ".join(str(result.get("msg", "")).split())
+    causes = [(path or "/", what) for path, what in _CAUSE.findall(msg) if what != "validation failed"]
+    if causes:
+        return "; ".join(f"{path}: {what}" for path, what in causes)
+    return msg.removeprefix("problem validating schema. Check JSON formatting: ")
+
+
+def _run(prj: Project, folder: Path, version: str) -> list[dict[str, Any]]:
+    # One worker: kubeconform caches each compiled schema, and parallel workers would compile the
+    # same 1 MB of definitions several times over (twice as slow). Versions run in parallel instead.
+    args = [
+        str(prj.tool("kubeconform")),
+        "-strict",
+        "-summary",
+        "-output",
+        "json",
+        "-n",
+        "1",
+        "-kubernetes-version",
+        version,
+    ]
+    for location in schema_locations(prj):
+        args += ["-schema-location", location]
+    done = subprocess.run([*args, str(folder)], capture_output=True, text=True, check=False)
+    try:
+        report = json.loads(done.stdout)
+    except ValueError as exc:
+        # Exit status 1 only means "some resource is invalid"; unreadable output is a tool failure.
+        raise ToolError(f"kubeconform {version}: {' '.join((done.stderr or done.stdout).split())}") from exc
+    results: list[dict[str, Any]] = report.get("resources") or []
+    return results
+
+
+def validate(
+    objects: Sequence[Object], env: str, versions: Sequence[str] = KUBE_VERSIONS, prj: Project | None = None
+) -> list[Finding]:
+    """Every object against every version's schema.
+
+    Findings read ``prod (k8s 1.35.0): Deployment keelson/keelson-app-backend: /spec/replicas: ...``.
+    """
+    prj = prj or project()
+    _require_schemas(prj, versions)
+    findings: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="keelson-kubeconform-") as tmp:
+        folder = Path(tmp)
+        # One file per object: kubeconform reports file names but not namespaces, and the file
+        # name leads back to the object.
+        by_file: dict[str, Object] = {}
+        for index, obj in enumerate(objects):
+            path = folder / f"{index:04d}.yaml"
+            path.write_text(dump_all([obj]), encoding="utf-8")
+            by_file[str(path)] = obj
+        with ThreadPoolExecutor(max_workers=len(versions) or 1) as pool:
+            runs = list(pool.map(lambda version: (version, _run(prj, folder, version)), versions))
+        for version, results in runs:
+            for result in results:
+                known = by_file.get(str(result.get("filename")))
+                subject = describe(known) if known else f"{result.get('kind')} {result.get('name')}"
+                findings.append(Finding(f"{env} (k8s {version})", subject, _message(result)))
+    return findings

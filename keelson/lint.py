@@ -1,0 +1,185 @@
+"""Lint: helm lint --strict (the umbrella per environment, every chart alone), yamllint, ct lint.
+
+Each tool's report is cut into findings of one line each. The charts folder is locked while the
+tools run: ct rebuilds every chart's dependency folder, which helm lint and rendering read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from keelson import values
+from keelson.charts import all_charts
+from keelson.errors import KeelsonError, ToolError
+from keelson.models import Finding, StageResult
+from keelson.project import ENVS, KUBE_VERSIONS, Project, project
+from keelson.render import charts_lock, prepare_dependencies
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+_LEVEL = re.compile(r"^\[(ERROR|WARNING)\] ?(.*)")
+_CT_CHART = re.compile(r'^Linting chart ".* path: \\"([^"\\]+)\\"\)"')
+_YAMLLINT_FILE = re.compile(r"^(\S.*\.ya?ml)$")
+_YAMLLINT_ITEM = re.compile(r"^\s+(\d+):(\d+)\s+(error|warning)\s+(.*?)\s*$")
+_YAMALE = re.compile(r"^Error validating data '([^']+)'")
+_CT_FAILED = re.compile(r'^ ✖︎ .* path: "([^"]+)"\) > (.*)$')
+
+
+def _run(prj: Project, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": prj.path_env()}
+    return subprocess.run(list(args), capture_output=True, text=True, cwd=prj.root, env=env, check=False)
+
+
+def _one_line(lines: list[str]) -> str:
+    return " ".join(" ".join(lines).split())
+
+
+def parse_helm_lint(output: str, where: str, subject: str) -> list[Finding]:
+    """``[ERROR]``/``[WARNING]`` entries (with --strict, warnings fail too); an entry runs to a blank line."""
+    findings: list[Finding] = []
+    current: list[str] | None = None
+    for line in [*output.splitlines(), ""]:
+        match = _LEVEL.match(line)
+        if match or not line.strip() or line.startswith(("Error:", "==>", "[INFO]")):
+            if current:
+                findings.append(Finding(where, subject, _one_line(current)))
+            current = [match.group(2)] if match else None
+        elif current is not None:
+            current.append(line)
+    return findings
+
+
+def parse_ct_lint(output: str) -> list[Finding]:
+    """ct's report: yamllint blocks, Yamale errors, helm lint entries, and failed charts."""
+    findings: list[Finding] = []
+    chart, yaml_file, yamale_file = "charts", "", ""
+    explained: set[str] = set()
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if match := _CT_CHART.match(line):
+            chart, yaml_file, yamale_file = match.group(1), "", ""
+        elif match := _YAMLLINT_FILE.match(line):
+            yaml_file = match.group(1)
+        elif (match := _YAMLLINT_ITEM.match(line)) and yaml_file:
+            row, col, _level, message = match.groups()
+            findings.append(Finding("ct lint", f"{yaml_file}:{row}:{col}", _one_line([message])))
+            explained.add(chart)
+        elif match := _YAMALE.match(line):
+            yamale_file = match.group(1)
+        elif line.startswith("\t") and yamale_file:
+            findings.append(Finding("ct lint", f"{chart}/Chart.yaml", line.strip()))
+            explained.add(chart)
+        elif line.startswith("[Errno"):
+            findings.append(Finding("ct lint", chart, line.strip()))
+            explained.add(chart)
+        elif _LEVEL.match(line):
+            # helm lint's entry may run over several lines (a schema error lists its causes).
+            entry = parse_helm_lint("\n".join(lines[index:]), "ct lint", chart)[:1]
+            findings += entry
+            explained.update([chart] if entry else [])
+        elif (match := _CT_FAILED.match(line)) and match.group(1) not in explained:
+            # A chart failed for a reason not shown above: keep ct's own summary line.
+            findings.append(Finding("ct lint", match.group(1), match.group(2)))
+    return findings
+
+
+def helm_lint(prj: Project, envs: Sequence[str]) -> list[Finding]:
+    helm = str(prj.tool("helm"))
+    findings: list[Finding] = []
+    charts = all_charts(prj.charts_dir)
+    prepare_dependencies(prj, charts=charts)
+    with tempfile.TemporaryDirectory(prefix="keelson-lint-") as tmp, charts_lock(prj, exclusive=False):
+        for env in envs:
+            merged = values.load(env, (), prj)
+            values_file = Path(tmp) / f"{env}.json"
+            values_file.write_text(json.dumps(merged.user), encoding="utf-8")
+            done = _run(
+                prj,
+                [
+                    helm,
+                    "lint",
+                    "--strict",
+                    "--kube-version",
+                    KUBE_VERSIONS[0],
+                    str(prj.umbrella),
+                    "--values",
+                    str(values_file),
+                ],
+            )
+            findings += _expect_clean(done, f"{prj.display(prj.umbrella)} ({env})")
+        for chart in charts:
+            done = _run(prj, [helm, "lint", "--strict", "--kube-version", KUBE_VERSIONS[0], str(chart.path)])
+            findings += _expect_clean(done, prj.display(chart.path))
+    return findings
+
+
+def _expect_clean(done: subprocess.CompletedProcess[str], subject: str) -> list[Finding]:
+    findings = parse_helm_lint(done.stdout + "\n" + done.stderr, "helm lint", subject)
+    if done.returncode != 0 and not findings:
+        findings = [Finding("helm lint", subject, _one_line((done.stderr or done.stdout).splitlines()[-1:]))]
+    return findings
+
+
+def yamllint(prj: Project) -> list[Finding]:
+    targets = [
+        *sorted(prj.charts_dir.glob("*/values.yaml")),
+        prj.values_dir,
+        prj.root / "ct.yaml",
+        prj.root / "ct",
+        prj.root / ".yamllint.yaml",
+    ]
+    args = [str(prj.tool("yamllint")), "--strict", "-f", "parsable", "-c", str(prj.root / ".yamllint.yaml")]
+    done = _run(prj, [*args, *(prj.display(t) for t in targets if t.exists())])
+    findings = []
+    for line in done.stdout.splitlines():
+        location, _, rest = line.partition(": ")
+        if rest:
+            findings.append(Finding("yamllint", location, rest.strip()))
+    if done.returncode != 0 and not findings:
+        findings = [Finding("yamllint", "", _one_line(done.stderr.splitlines()[-1:]))]
+    return findings
+
+
+def ct_lint(prj: Project) -> list[Finding]:
+    ct = str(prj.tool("ct"))
+    prj.tool("yamllint")
+    prj.tool("yamale")  # ct calls both from PATH; say so clearly if they are missing
+    with charts_lock(prj, exclusive=True):
+        done = _run(prj, [ct, "lint", "--config", "ct.yaml", "--all"])
+    output = done.stdout + "\n" + done.stderr
+    findings = parse_ct_lint(output)
+    if done.returncode != 0 and not findings:
+        findings = [
+            Finding("ct lint", "", _one_line([line for line in output.splitlines() if line.strip()][-1:]))
+        ]
+    return findings
+
+
+def run(envs: Sequence[str] = ENVS, prj: Project | None = None) -> list[StageResult]:
+    """Every linter in turn; each result holds its findings (none means clean)."""
+    prj = prj or project()
+    steps: list[tuple[str, Callable[[], list[Finding]]]] = [
+        ("helm lint", lambda: helm_lint(prj, envs)),
+        ("yamllint", lambda: yamllint(prj)),
+        ("ct lint", lambda: ct_lint(prj)),
+    ]
+    results = []
+    for name, step in steps:
+        start = time.perf_counter()
+        try:
+            findings = step()
+        except ToolError:
+            raise
+        except KeelsonError as exc:
+            findings = [Finding(name, "", exc.message)]
+        label = "all" if tuple(envs) == ENVS else ",".join(envs)
+        results.append(StageResult(name, label, time.perf_counter() - start, tuple(findings)))
+    return results

@@ -1,0 +1,88 @@
+"""Plain data passed between the stages: key paths, findings and stage reports."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from keelson.gates.engine import GateReport
+
+Key = str | int
+KeyPath = tuple[Key, ...]
+Object = dict[str, Any]
+
+# Keys printed bare in a dotted path; anything else (dots, slashes: annotation keys) is quoted.
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def format_path(path: Sequence[Key]) -> str:
+    """``("app", "hosts", 0, "host")`` -> ``app.hosts[0].host``; quoted keys keep dots unambiguous."""
+    text = ""
+    for key in path:
+        if isinstance(key, int):
+            text += f"[{key}]"
+        elif _BARE_KEY.fullmatch(key):
+            text += f".{key}" if text else key
+        else:
+            text += f"[{json.dumps(key)}]"
+    return text or "(top level)"
+
+
+def format_value(value: Any, limit: int = 60) -> str:
+    """A value as JSON (so strings show their quotes), shortened for one-line messages."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem, printed as ``<where>: <subject>: <message>``.
+
+    ``where`` is a file (``values/prod.yaml``) or a run (``prod (k8s 1.35.0)``); ``subject`` is a
+    key path or an object (``Deployment keelson/keelson-app-backend``).
+    """
+
+    where: str
+    subject: str
+    message: str
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.where, self.subject, self.message) if part)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """How one stage went for one environment."""
+
+    stage: str
+    env: str
+    seconds: float
+    findings: tuple[Finding, ...] = ()
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+@dataclass
+class CheckReport:
+    """The stages that ran for one environment, in order; the last one is the first that failed."""
+
+    env: str
+    stages: list[StageResult] = field(default_factory=list)
+    objects: list[Object] = field(default_factory=list)
+    gates: GateReport | None = None  # set once the gates stage ran
+
+    @property
+    def ok(self) -> bool:
+        return all(stage.ok for stage in self.stages)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for stage in self.stages for finding in stage.findings]

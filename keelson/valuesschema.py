@@ -1,0 +1,214 @@
+"""The JSON-schema check: merged values against each chart's values.schema.json, as Helm checks them.
+
+The umbrella's schema sees all values; every enabled subchart's schema sees its own block, which
+already carries the injected ``global`` (see values.py). Every error becomes one finding that names
+the file that set the key, the full key path, what was wrong and what is allowed (the schema's
+``errorMessage`` keyword, when it has one).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
+
+import jsonschema
+from jsonschema.exceptions import best_match
+from jsonschema.validators import validator_for
+
+from keelson.errors import SchemaError
+from keelson.models import Finding, KeyPath, format_path, format_value
+from keelson.values import MergedValues, lookup
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+@cache
+def _validator(path: Path) -> Validator:
+    """The compiled schema of one chart; checked against its metaschema once a process."""
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SchemaError(f"{path}: cannot read the schema: {exc}") from exc
+    cls = validator_for(schema)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path) or "(top level)"
+        raise SchemaError(f"{path}: {where}: not a valid JSON schema: {exc.message}") from exc
+    return cls(schema)
+
+
+def _schema_of(error: ValidationError) -> dict[str, Any]:
+    return dict(error.schema) if isinstance(error.schema, Mapping) else {}
+
+
+def _bound(error: ValidationError) -> Any:
+    """The keyword's value in the schema (a minimum, an enum list...)."""
+    return cast("Any", error.validator_value)
+
+
+def _chain(error: ValidationError, stop: ValidationError | None = None) -> Iterator[ValidationError]:
+    """The error and the anyOf/oneOf errors it sits under, innermost first."""
+    node: ValidationError | None = error
+    while node is not None and node is not stop:
+        yield node
+        node = cast("ValidationError | None", node.parent)
+
+
+def _error_message(error: ValidationError, stop: ValidationError | None = None) -> str | None:
+    for node in _chain(error, stop):
+        message = _schema_of(node).get("errorMessage")
+        if isinstance(message, dict):  # ajv-errors style: one message per keyword
+            message = message.get(str(node.validator))
+        if isinstance(message, str):
+            return message
+    return None
+
+
+def _leaves(error: ValidationError) -> Iterator[ValidationError]:
+    if not error.context:
+        yield error
+    for child in error.context:
+        yield from _leaves(child)
+
+
+def _most_specific(error: ValidationError) -> ValidationError:
+    """For anyOf/oneOf, the branch that explains itself (has an errorMessage), else jsonschema's pick."""
+    if not error.context:
+        return error
+    explained = [leaf for leaf in _leaves(error) if _error_message(leaf, stop=error)]
+    best = best_match(explained or [error])
+    return cast("ValidationError", best) if best is not None else error
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _shown(value: Any) -> str:
+    """The offending value, only when it is a scalar: a mapping may hold something secret."""
+    return format_value(value) + " " if _is_scalar(value) else ""
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _allowed_keys(schema: dict[str, Any]) -> str:
+    names = sorted(schema.get("properties", {}))
+    patterns = [f"keys matching {p}" for p in sorted(schema.get("patternProperties", {}))]
+    return ", ".join(names + patterns) or "none"
+
+
+def _unknown_keys(error: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    instance: Any = error.instance
+    schema = _schema_of(error)
+    known = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    found = []
+    for key in instance:
+        if key in known or any(re.search(pattern, key) for pattern in patterns):
+            continue
+        close = difflib.get_close_matches(key, list(known), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        found.append(((*path, key), f"unknown key{hint} (allowed: {_allowed_keys(schema)})"))
+    return found
+
+
+def _describe(error: ValidationError) -> str:
+    value: Any = error.instance
+    bound, kind = _bound(error), str(error.validator)
+    custom = _error_message(error)
+    if custom:
+        # "must be a DNS label..." reads on from the value; any other wording gets the value after it.
+        if custom.startswith("must ") or not _is_scalar(value):
+            return f"{_shown(value)}{custom}"
+        return f"{custom} (got {format_value(value)})"
+    if kind == "type":
+        wanted = [bound] if isinstance(bound, str) else list(bound)
+        return f"{_shown(value)}is not {' or '.join(_TYPE_NAMES.get(t, t) for t in wanted)}"
+    simple: dict[str, Callable[[], str]] = {
+        "enum": lambda: f"is not one of {', '.join(_plain(item) for item in bound)}",
+        "const": lambda: f"must be {_plain(bound)}",
+        "minimum": lambda: f"is below the minimum {bound}",
+        "maximum": lambda: f"is above the maximum {bound}",
+        "exclusiveMinimum": lambda: f"must be greater than {bound}",
+        "exclusiveMaximum": lambda: f"must be less than {bound}",
+        "minLength": lambda: f"is shorter than {bound} characters",
+        "maxLength": lambda: f"is longer than {bound} characters",
+        "pattern": lambda: f"does not match {bound}",
+        "format": lambda: f"is not a valid {bound}",
+        "minItems": lambda: f"has fewer than {bound} items",
+        "maxItems": lambda: f"has more than {bound} items",
+        "uniqueItems": lambda: "has duplicate items (they must be unique)",
+        "minProperties": lambda: f"has fewer than {bound} keys",
+        "maxProperties": lambda: f"has more than {bound} keys",
+        "not": lambda: "is not allowed here",
+    }
+    if kind in simple:
+        return f"{_shown(value)}{simple[kind]()}"
+    return error.message  # anything rarer keeps jsonschema's own wording
+
+
+def _findings_for(error: ValidationError, base: KeyPath) -> list[tuple[KeyPath, str]]:
+    leaf = _most_specific(error)
+    path: KeyPath = (*base, *leaf.absolute_path)
+    instance: Any = leaf.instance
+    if leaf.validator == "additionalProperties" and _bound(leaf) is False:
+        return _unknown_keys(leaf, path)
+    if leaf.validator == "required" and isinstance(instance, dict):
+        missing = [key for key in _bound(leaf) if key not in instance]
+        return [((*path, key), "required key is missing") for key in missing]
+    if "propertyNames" in leaf.absolute_schema_path:
+        # The failing thing is a key: name it in the path (its value is not the problem).
+        path = (*path, str(instance))
+    return [(path, _describe(leaf))]
+
+
+def _sort_key(path: KeyPath) -> tuple[tuple[int, str | int], ...]:
+    return tuple((0, key) if isinstance(key, int) else (1, key) for key in path)
+
+
+def check(values: MergedValues) -> list[Finding]:
+    """Every schema error of every enabled chart, one finding per key path, sorted by path."""
+    seen: dict[KeyPath, str] = {}
+    for prefix, chart in values.charts:
+        if not chart.schema_file.is_file():
+            continue  # Helm checks only the charts that ship a schema
+        instance = lookup(values.merged, prefix)
+        for error in _validator(chart.schema_file).iter_errors(instance):
+            for path, message in _findings_for(error, prefix):
+                seen.setdefault(_global_path(values, prefix, path), message)
+    return [
+        Finding(values.source_of(path), format_path(path), message)
+        for path, message in sorted(seen.items(), key=lambda item: _sort_key(item[0]))
+    ]
+
+
+def _global_path(values: MergedValues, prefix: KeyPath, path: KeyPath) -> KeyPath:
+    """A subchart's ``global`` is a copy of the umbrella's: report it where the user sets it."""
+    rest = path[len(prefix) :]
+    if prefix and rest[:1] == ("global",):
+        top = ("global", *rest[1:])
+        if lookup(values.merged, top) == lookup(values.merged, path):
+            return top
+    return path

@@ -1,0 +1,90 @@
+"""Reading YAML the way Helm does, with errors that point at file, line and column."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from keelson.errors import ValuesError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without timestamps: Helm keeps ``2024-01-01`` a string, PyYAML would make a date."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _equals_sign(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(node.value)
+
+
+# PyYAML resolves a bare "=" to a "value" tag it cannot construct; it is just a string in Helm.
+_Loader.add_constructor("tag:yaml.org,2002:value", _equals_sign)
+
+
+def _string_keys(node: Any) -> Any:
+    """Helm turns every mapping key into a string (``404:`` -> ``"404"``, ``true:`` -> ``"true"``)."""
+    if isinstance(node, dict):
+        return {
+            (str(key).lower() if isinstance(key, bool) else str(key)): _string_keys(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_string_keys(item) for item in node]
+    return node
+
+
+def parse(text: str, source: str) -> Any:
+    """One YAML document; ``source`` names the file in the error."""
+    try:
+        return _string_keys(yaml.load(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        message = exc.problem or exc.context or "cannot parse"
+        if exc.context and exc.context_mark and exc.problem:
+            # e.g. an unclosed [ is reported at the end of the file; say where it was opened.
+            opened = exc.context_mark
+            message += f" ({exc.context} started at {opened.line + 1}:{opened.column + 1})"
+        raise ValuesError(f"{where}: invalid YAML: {message}") from exc
+    except yaml.YAMLError as exc:
+        raise ValuesError(f"{source}: invalid YAML: {exc}") from exc
+
+
+def load_mapping(path: Path, source: str) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping; an empty file is an empty mapping, as in Helm."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ValuesError(f"{source}: file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValuesError(f"{source}: cannot read: {exc}") from exc
+    data = parse(text, source)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"the scalar {data!r}"
+        raise ValuesError(f"{source}: the top level must be a mapping of keys to values, not {kind}")
+    return data
+
+
+def dump_all(objects: list[dict[str, Any]]) -> str:
+    """Objects as a multi-document YAML stream, keys in their rendered order."""
+    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, width=1000)
+
+
+def parse_all(text: str, source: str) -> list[Any]:
+    """Every document of a YAML stream (helm's output), empty documents left out."""
+    try:
+        documents = list(yaml.load_all(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        raise ValuesError(f"{source}: invalid YAML: {' '.join(str(exc).split())}") from exc
+    return [_string_keys(doc) for doc in documents if doc is not None]

@@ -1,0 +1,159 @@
+"""The command line as a user runs it: `.venv/bin/invoke ...` in a subprocess.
+
+Bad input must end with exactly one line on stderr that names the file and the key, exit status 1,
+no traceback, and nothing written under dist/ or build/.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from support import REPO, copy_project, invoke, write
+
+if TYPE_CHECKING:
+    import subprocess
+    from pathlib import Path
+
+
+def outputs(root: Path) -> set[tuple[str, int]]:
+    """Everything under build/ and dist/, with modification times."""
+    return {
+        (str(path.relative_to(root)), path.stat().st_mtime_ns)
+        for folder in ("build", "dist")
+        if (root / folder).exists()
+        for path in [root / folder, *(root / folder).rglob("*")]
+    }
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def test_check_prod_succeeds() -> None:
+    before = outputs(REPO)
+    done = invoke("check", "--env", "prod")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == ""
+    stages = [line.split()[:3] for line in done.stdout.splitlines()]
+    assert stages == [[stage, "prod", "ok"] for stage in ("values", "schema", "render", "kube", "gates")]
+    assert outputs(REPO) == before
+
+
+SPOILED = {
+    "negative replicas": (
+        "app:\n  components:\n    backend:\n      replicas: -1\n",
+        "app.components.backend.replicas: -1 is below the minimum 0",
+    ),
+    "typo'd key": (
+        "app:\n  components:\n    backend:\n      replcas: 3\n",
+        "app.components.backend.replcas: unknown key",
+    ),
+    "latest tag in prod": (
+        "app:\n  components:\n    backend:\n      image:\n        tag: latest\n",
+        'app.components.backend.image.tag: "latest"',
+    ),
+    "unknown env in global.env": ("global:\n  env: qa\n", 'global.env: "qa"'),
+    "plaintext password field": (
+        "app:\n  components:\n    backend:\n      password: hunter2\n",
+        "app.components.backend.password: unknown key",
+    ),
+    "password as an env literal": (
+        "app:\n  components:\n    backend:\n      env: [{name: DB_PASSWORD, value: hunter2}]\n",
+        "app.components.backend.env[0]: ",
+    ),
+    "cpu lots": (
+        "app:\n  components:\n    backend:\n      resources:\n        requests:\n          cpu: lots\n",
+        'app.components.backend.resources.requests.cpu: "lots"',
+    ),
+    "host with spaces": (
+        'app:\n  components:\n    frontend:\n      ingress:\n        hosts: [{host: "app example.com"}]\n',
+        'app.components.frontend.ingress.hosts[0].host: "app example.com"',
+    ),
+    "broken YAML": ("app: [unclosed\n", ":2:1: invalid YAML: "),
+}
+
+
+@pytest.mark.parametrize("case", SPOILED)
+def test_spoiled_overlay_fails_with_one_line(case: str, tmp_path: Path) -> None:
+    overlay, expected = SPOILED[case]
+    file = write(tmp_path / "overlay.yaml", overlay)
+    before = outputs(REPO)
+    done = invoke("check", "--env", "prod", "--values", str(file))
+    line = assert_one_error_line(done, f"error: {file}", expected)
+    assert "hunter2" not in done.stdout + done.stderr, "a secret value was echoed"
+    assert outputs(REPO) == before, line
+
+
+def test_unknown_env_option() -> None:
+    done = invoke("check", "--env", "qa")
+    assert (
+        assert_one_error_line(done)
+        == 'error: --env: "qa" is not an environment (allowed: dev, staging, prod)'
+    )
+
+
+def test_broken_env_file_in_a_copy_of_the_repo(tmp_path: Path) -> None:
+    prj = copy_project(REPO, tmp_path / "repo")
+    (prj.values_dir / "prod.yaml").write_text("app: [unclosed\n")
+    done = invoke("check", "--env", "prod", cwd=prj.root, root=prj.root)
+    assert_one_error_line(done, "error: values/prod.yaml:2:1: invalid YAML: ", "started at 1:6")
+    assert not (prj.root / "build").exists()
+    assert not (prj.root / "dist").exists()
+
+
+def test_missing_tool_is_one_line(tmp_path: Path) -> None:
+    prj = copy_project(REPO, tmp_path / "repo")
+    (prj.root / ".tools").unlink()
+    done = invoke("check", "--env", "dev", cwd=prj.root, root=prj.root)
+    assert assert_one_error_line(done) == "error: helm not found in .tools/bin; run scripts/bootstrap"
+
+
+def test_check_needs_env_or_all() -> None:
+    assert_one_error_line(invoke("check"), "give either --env ENV or --all")
+    assert_one_error_line(invoke("check", "--env", "dev", "--all"), "give either --env ENV or --all")
+
+
+def test_check_all_runs_every_env() -> None:
+    done = invoke("check", "--all")
+    assert done.returncode == 0, done.stdout + done.stderr
+    envs = [line.split()[1] for line in done.stdout.splitlines()]
+    assert envs == ["dev"] * 5 + ["staging"] * 5 + ["prod"] * 5
+
+
+def test_schema_lists_every_problem_and_ends_with_one_error_line(tmp_path: Path) -> None:
+    file = write(
+        tmp_path / "o.yaml", "app:\n  components:\n    backend:\n      replicas: -1\n      replcas: 3\n"
+    )
+    done = invoke("schema", "--env", "prod", "--values", str(file))
+    assert_one_error_line(done, "app.components.backend.replcas: unknown key", "(and 1 more, listed above)")
+    assert f"{file}: app.components.backend.replicas: -1 is below the minimum 0" in done.stdout
+
+
+def test_template_writes_one_file_per_object(tmp_path: Path) -> None:
+    done = invoke("template", "--env", "prod", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert "deployment-keelson-keelson-app-backend.yaml" in names
+    assert f"{len(names)} files in {tmp_path / 'out'}" in done.stdout
+
+
+def test_template_with_bad_values_writes_nothing(tmp_path: Path) -> None:
+    file = write(tmp_path / "o.yaml", "global:\n  env: qa\n")
+    done = invoke("template", "--env", "prod", "--out", str(tmp_path / "out"), "--values", str(file))
+    assert_one_error_line(done, 'global.env: "qa"')
+    assert not (tmp_path / "out").exists()
+
+
+def test_release_runs_the_check_for_now() -> None:
+    done = invoke("release", "--env", "staging")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "runs only `check --env staging` for now" in done.stdout
+    assert "kube      staging  ok" in done.stdout

@@ -1,0 +1,53 @@
+"""The project root, its environments and the pinned tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import REPO
+
+from keelson.errors import ToolError, ValuesError
+from keelson.project import ENVS, KUBE_VERSIONS, check_env, project
+
+
+def test_root_is_the_checkout_unless_keelson_root_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("KEELSON_ROOT", raising=False)
+    assert project().root == REPO
+    monkeypatch.setenv("KEELSON_ROOT", str(tmp_path))
+    assert project().root == tmp_path.resolve()
+    assert project().umbrella == tmp_path.resolve() / "charts" / "keelson"
+
+
+def test_environments_and_kubernetes_versions() -> None:
+    assert ENVS == ("dev", "staging", "prod")
+    assert KUBE_VERSIONS == ("1.30.0", "1.35.0")
+    assert check_env("prod") == "prod"
+    with pytest.raises(ValuesError, match=r"allowed: dev, staging, prod"):
+        check_env("production")
+
+
+def test_tool_prefers_tools_bin_then_venv_bin(tmp_path: Path) -> None:
+    for folder, name in ((".tools/bin", "helm"), (".venv/bin", "helm"), (".venv/bin", "yamllint")):
+        path = tmp_path / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    prj = project(tmp_path)
+    assert prj.tool("helm") == tmp_path.resolve() / ".tools/bin/helm"
+    assert prj.tool("yamllint") == tmp_path.resolve() / ".venv/bin/yamllint"
+
+
+def test_missing_tool_says_run_bootstrap(tmp_path: Path) -> None:
+    with pytest.raises(ToolError, match=r"^helm not found in \.tools/bin; run scripts/bootstrap$"):
+        project(tmp_path).tool("helm")
+    with pytest.raises(ToolError, match=r"^yamllint not found in \.venv/bin; run scripts/bootstrap$"):
+        project(tmp_path).tool("yamllint")
+
+
+def test_display_is_relative_inside_the_root(tmp_path: Path) -> None:
+    prj = project(tmp_path)
+    assert prj.display(tmp_path / "values" / "prod.yaml") == "values/prod.yaml"
+    assert prj.display(Path("/elsewhere/x.yaml")) == "/elsewhere/x.yaml"
