@@ -134,11 +134,25 @@ def _unknown_keys(error: ValidationError, path: KeyPath) -> list[tuple[KeyPath, 
     return found
 
 
+def _without_key(message: str, path: KeyPath) -> str:
+    """A chart's message may start with the key it is about ("storage.backend: ..."); the finding
+    names the full path already, so that prefix would say it twice."""
+    names = [str(key) for key in path if isinstance(key, str)]
+    for start in range(len(names)):
+        key = ".".join(names[start:])
+        if message.startswith(key + ": "):
+            return message[len(key) + 2 :]
+        if message.startswith(key + " must "):  # "x must be ..." reads on from the value
+            return message[len(key) + 1 :]
+    return message
+
+
 def _describe(error: ValidationError) -> str:
     value: Any = error.instance
     bound, kind = _bound(error), str(error.validator)
     custom = _error_message(error)
     if custom:
+        custom = _without_key(custom, tuple(error.absolute_path))
         # "must be a DNS label..." reads on from the value; any other wording gets the value after it.
         if custom.startswith("must ") or not _is_scalar(value):
             return f"{_shown(value)}{custom}"

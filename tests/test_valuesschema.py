@@ -136,3 +136,14 @@ def test_a_broken_schema_is_one_clear_error(tmp_path: Path) -> None:
         SchemaError, match=r"charts/web/values\.schema\.json: type: not a valid JSON schema: "
     ):
         valuesschema.check(values.load("dev", [], prj))
+
+
+def test_a_message_that_starts_with_its_key_does_not_repeat_it() -> None:
+    path = ("anonymous", "enabled")
+    strip = valuesschema._without_key
+    assert strip("anonymous.enabled must be false in prod", path) == "must be false in prod"
+    assert strip("storage.backend: prod needs s3", ("storage", "backend")) == "prod needs s3"
+    assert strip("enabled must be false", path) == "must be false"
+    assert strip("must be a DNS label", path) == "must be a DNS label"
+    assert strip("anonymousness is unrelated", path) == "anonymousness is unrelated"
+    assert strip("enabled is true or false", path) == "enabled is true or false"
