@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json as jsonlib
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,8 +20,14 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from keelson import check as pipeline
+from keelson import deploy as deploying
+from keelson import diff as diffing
 from keelson import gates as gating
 from keelson import lint as linters
+from keelson import package as packaging
+from keelson import publish as publishing
+from keelson import release as releasing
+from keelson import sources
 from keelson.errors import KeelsonError, UsageError
 from keelson.models import CheckReport, Finding, StageResult
 from keelson.project import ENVS, project
@@ -185,6 +192,27 @@ def gates_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
         _fail([found.to_finding(env) for found in report.errors])
 
 
+@task(
+    name="rules",
+    iterable=["values"],
+    help={
+        "env": "dev, staging or prod",
+        "all": "every environment",
+        "values": "extra values file over values/<env>.yaml (repeatable)",
+    },
+)
+@user_errors
+def rules_(c: Context, env: str | None = None, all: bool = False, values: list[str] | None = None) -> None:
+    """promtool check rules on every rendered rule file, amtool check-config on the Alertmanager config."""
+    if bool(env) == all:
+        raise UsageError(f"give either --env ENV or --all (environments: {', '.join(ENVS)})")
+    reports = []
+    for name in ENVS if all else [_one_env(env)]:
+        report = pipeline.check(name, values or [], PRJ, until="render")
+        reports.append(pipeline.check_rules(report, PRJ) if report.ok else report)
+    _report(reports)
+
+
 @task
 def test(c: Context) -> None:
     """ruff check, ruff format --check, mypy, then the whole pytest suite in parallel."""
@@ -195,10 +223,234 @@ def test(c: Context) -> None:
         c.run(f"{PRJ.tool('pytest')} -n auto", echo=True)
 
 
-@task(help={"env": "dev, staging or prod"})
+# --- release tooling: diff, package, publish, release, rollback, bench ------------------------------
+
+
+def _color() -> bool:
+    """ANSI colour only for a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _signing(
+    sign: bool, key: str | None, keyring: str | None, passphrase_file: str | None
+) -> packaging.Signing | None:
+    if not sign:
+        if key or keyring or passphrase_file:
+            raise UsageError("--key, --keyring and --passphrase-file go with --sign")
+        return None
+    if not key or not keyring:
+        raise UsageError("--sign needs --key NAME and --keyring PATH (a secret keyring file)")
+    return packaging.Signing(key, Path(keyring), Path(passphrase_file) if passphrase_file else None)
+
+
+SIGN_HELP = {
+    "sign": "sign each archive (a .prov beside it), like helm package --sign",
+    "key": "with --sign: the key's name (part of its user id) in the keyring",
+    "keyring": "with --sign: the secret keyring file (gpg --export-secret-keys > secring.gpg)",
+    "passphrase_file": "with --sign: a file holding the key's passphrase",
+}
+
+
+@task(
+    iterable=["values"],
+    help={
+        "env": "dev, staging or prod: the new side",
+        "against": "another env, a git ref, a published version, last (the env's last release) or cluster",
+        "values": "extra values file over values/<env>.yaml, for the --env side (repeatable)",
+        "json": "print the report as JSON",
+        "exit_code": "exit with status 2 when there are differences",
+        "ignore_checksums": "leave the checksum/* annotations out of the comparison",
+        "repo": "the chart repository folder for versions and last (default dist/repo)",
+    },
+)
 @user_errors
-def release(c: Context, env: str | None = None) -> None:
-    """For now: the check of one environment (packaging and publishing come later)."""
+def diff(  # noqa: PLR0917 (invoke turns every parameter into a flag)
+    c: Context,
+    env: str | None = None,
+    against: str | None = None,
+    values: list[str] | None = None,
+    json: bool = False,
+    exit_code: bool = False,
+    ignore_checksums: bool = False,
+    repo: str | None = None,
+) -> None:
+    """Semantic diff of the env's render against another env, a git ref, a release or the cluster."""
     env = _one_env(env)
-    print(f"release: runs only `check --env {env}` for now; packaging and publishing are not written yet")
-    _report([pipeline.check(env, [], PRJ)])
+    if not against:
+        raise UsageError("--against is required (an env, a git ref, a published version, last or cluster)")
+    objects, _ = sources.render_env(env, PRJ, values or [])
+    side = sources.resolve(
+        against, env=env, prj=PRJ, repo_dir=Path(repo) if repo else None, overlays=values or []
+    )
+    report = diffing.compare(
+        side.objects, objects, old=side.label, new=env, ignore_checksums=ignore_checksums
+    )
+    if json:
+        print(jsonlib.dumps(diffing.to_json(report), indent=2, sort_keys=True))
+    else:
+        print(diffing.text(report, color=_color()))
+    if exit_code and report.differs:
+        raise Exit(code=2)
+
+
+@task(
+    name="package",
+    iterable=["values"],
+    help={
+        "env": "dev, staging or prod",
+        "values": "extra values file over values/<env>.yaml (repeatable)",
+        "repo": "the chart repository whose versions are checked (default dist/repo)",
+        **SIGN_HELP,
+    },
+)
+@user_errors
+def package_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
+    c: Context,
+    env: str | None = None,
+    values: list[str] | None = None,
+    repo: str | None = None,
+    sign: bool = False,
+    key: str | None = None,
+    keyring: str | None = None,
+    passphrase_file: str | None = None,
+) -> None:
+    """Reproducible archives of every chart and the env's release record in dist/packages/<env>/."""
+    start = time.perf_counter()
+    result = packaging.run(
+        _one_env(env),
+        PRJ,
+        overlays=values or [],
+        repo_dir=Path(repo) if repo else None,
+        sign=_signing(sign, key, keyring, passphrase_file),
+    )
+    for archive, decision in zip(result.archives, result.decisions, strict=True):
+        state = "new" if decision.action == "add" else "published"
+        print(f"{archive.file:<28} sha256:{archive.sha256}  {state}")
+    detail = f"{len(result.archives)} archives and {packaging.RECORD} in {PRJ.display(result.folder)}"
+    print(_line(StageResult("package", result.env, time.perf_counter() - start, (), detail)))
+
+
+@task(
+    name="publish",
+    help={
+        "env": "dev, staging or prod: publishes what invoke package left in dist/packages/<env>/",
+        "repo": "the directory chart repository (default dist/repo)",
+        "oci": "also push every chart with helm push to this oci://host/path",
+        "plain_http": "talk plain HTTP to the OCI registry (a registry on loopback)",
+    },
+)
+@user_errors
+def publish_(
+    c: Context,
+    env: str | None = None,
+    repo: str | None = None,
+    oci: str | None = None,
+    plain_http: bool = False,
+) -> None:
+    """Merge the packaged charts into the repository index (never dropping a version); --oci pushes."""
+    env = _one_env(env)
+    start = time.perf_counter()
+    result = publishing.run(env, PRJ, repo_dir=Path(repo) if repo else None, oci=oci, plain_http=plain_http)
+    for decision in result.plan.decisions:
+        print(f"{decision.file:<28} {'added' if decision.action == 'add' else 'already published'}")
+    for push in result.oci:
+        print(f"pushed {push.reference} {push.digest}")
+    index = "index.yaml updated" if result.plan.index_changed else "index.yaml unchanged"
+    detail = f"{PRJ.display(result.plan.repo_dir)}: {index}; record {PRJ.display(result.record_path)}"
+    print(_line(StageResult("publish", env, time.perf_counter() - start, (), detail)))
+
+
+def _progress(stage: str, result: StageResult | None) -> None:
+    if result is None:
+        if sys.stdout.isatty():
+            print(f"{stage:<9} …", end="\r", flush=True)
+        return
+    print(_line(result), flush=True)
+
+
+@task(
+    iterable=["values"],
+    help={
+        "env": "dev, staging or prod",
+        "values": "extra values file over values/<env>.yaml (repeatable)",
+        "repo": "the directory chart repository (default dist/repo)",
+        "oci": "also push every chart with helm push to this oci://host/path",
+        "plain_http": "talk plain HTTP to the OCI registry (a registry on loopback)",
+        "dry_run": "run every stage up to publishing, then stop; dist/ is not touched",
+        "deploy": "then helm upgrade --install in the current kube context (waits; rolls back on failure)",
+        "timeout": "with --deploy: how long helm waits (default 10m)",
+        "json": "print a machine-readable report instead of the stages",
+        **SIGN_HELP,
+    },
+)
+@user_errors
+def release(  # noqa: PLR0917 (invoke turns every parameter into a flag)
+    c: Context,
+    env: str | None = None,
+    values: list[str] | None = None,
+    repo: str | None = None,
+    oci: str | None = None,
+    plain_http: bool = False,
+    dry_run: bool = False,
+    deploy: bool = False,
+    timeout: str = deploying.DEFAULT_TIMEOUT,
+    json: bool = False,
+    sign: bool = False,
+    key: str | None = None,
+    keyring: str | None = None,
+    passphrase_file: str | None = None,
+) -> None:
+    """lint, check, gates, diff against the last release, package, publish (and deploy) one env."""
+    if dry_run and deploy:
+        preview = "invoke diff --against cluster previews a deploy"
+        raise UsageError(f"--dry-run stops before publishing, so not with --deploy ({preview})")
+    report = releasing.run(
+        _one_env(env),
+        prj=PRJ,
+        overlays=values or [],
+        repo_dir=Path(repo) if repo else None,
+        oci=oci,
+        plain_http=plain_http,
+        sign=_signing(sign, key, keyring, passphrase_file),
+        dry_run=dry_run,
+        deploy=deploy,
+        timeout=timeout,
+        progress=None if json else _progress,
+    )
+    if json:
+        print(jsonlib.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        if report.diff is not None and report.diff.differs:
+            print(diffing.text(report.diff, color=_color()))
+        for line in report.summary():
+            print(line)
+    if not report.ok:
+        _fail(report.findings)
+
+
+@task(
+    help={
+        "env": "the environment the release in the current kube context must belong to",
+        "revision": "the revision to go back to (default: the one before the current)",
+        "timeout": "how long helm waits (default 10m)",
+    }
+)
+@user_errors
+def rollback(
+    c: Context, env: str | None = None, revision: str | None = None, timeout: str = deploying.DEFAULT_TIMEOUT
+) -> None:
+    """helm rollback of the release in the current kube context, waiting until it is ready."""
+    env = _one_env(env)
+    if revision is not None and not revision.isdigit():
+        raise UsageError(f'--revision "{revision}": must be a revision number (helm history lists them)')
+    start = time.perf_counter()
+    result = deploying.rollback(PRJ, env=env, revision=int(revision) if revision else None, timeout=timeout)
+    detail = f"{result.release} is at revision {result.revision} ({result.status}, {result.chart})"
+    print(_line(StageResult("rollback", env, time.perf_counter() - start, (), detail)))
+
+
+@task(help={"sizes": "comma-separated object counts to diff (default 1000,10000)"})
+def bench(c: Context, sizes: str = "1000,10000") -> None:
+    """Time the semantic diff on synthetic renders of the given sizes and print the timings."""
+    with c.cd(str(PRJ.root)):
+        c.run(f"{sys.executable} scripts/bench_diff.py --sizes {sizes}", echo=True)

@@ -1,4 +1,5 @@
-"""The check pipeline: values -> values schema -> render -> Kubernetes schemas -> gates, per environment.
+"""The check pipeline: values -> values schema -> render -> Kubernetes schemas -> gates -> alerting
+rules (promtool, amtool), per environment.
 
 It stops at the first stage that fails and writes nothing: rendering stays in memory and the
 kubeconform input lives in a temporary folder that is removed afterwards. A missing tool
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from keelson import gates as gating
 from keelson import kubeschema, values, valuesschema
 from keelson import render as rendering
+from keelson import rules as alerting
 from keelson.errors import KeelsonError, ToolError
 from keelson.models import CheckReport, Finding, StageResult
 from keelson.project import ENVS, KUBE_VERSIONS, OPTIONAL_APIS, Project, project
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from pathlib import Path
 
-STAGES = ("values", "schema", "render", "kube", "gates")
+STAGES = ("values", "schema", "render", "kube", "gates", "rules")
 
 
 @dataclass
@@ -53,7 +55,7 @@ def check(
     prj: Project | None = None,
     *,
     versions: Sequence[str] = KUBE_VERSIONS,
-    until: str = "gates",
+    until: str = "rules",
 ) -> CheckReport:
     """Run the stages for one environment, up to and including ``until`` (one of STAGES)."""
     if until not in STAGES:
@@ -89,6 +91,17 @@ def check(
             f"{len(report.gates.rules)} rules, {len(report.gates.warnings)} warning(s), "
             f"{len(report.gates.waived)} waived"
         )
+    if not report.ok or until == "gates":
+        return report
+    return check_rules(report, prj)
+
+
+def check_rules(report: CheckReport, prj: Project | None = None) -> CheckReport:
+    """The rules stage of a rendered report: promtool on the rule files, amtool on the Alertmanager config."""
+    with _stage(report, "rules") as stage:
+        checked = alerting.check(report.objects, report.env, prj or project())
+        stage.findings = list(checked.findings)
+        stage.detail = checked.detail
     return report
 
 

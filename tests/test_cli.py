@@ -43,7 +43,9 @@ def test_check_prod_succeeds() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     stages = [line.split()[:3] for line in done.stdout.splitlines()]
-    assert stages == [[stage, "prod", "ok"] for stage in ("values", "schema", "render", "kube", "gates")]
+    assert stages == [
+        [stage, "prod", "ok"] for stage in ("values", "schema", "render", "kube", "gates", "rules")
+    ]
     assert outputs(REPO) == before
 
 
@@ -116,6 +118,20 @@ def test_missing_tool_is_one_line(tmp_path: Path) -> None:
     assert assert_one_error_line(done) == "error: helm not found in .tools/bin; run scripts/bootstrap"
 
 
+def test_rules_checks_the_rule_files_and_alertmanager_config() -> None:
+    done = invoke("rules", "--env", "prod")
+    assert done.returncode == 0, done.stdout + done.stderr
+    stages = [line.split()[:3] for line in done.stdout.splitlines()]
+    assert stages == [[stage, "prod", "ok"] for stage in ("values", "schema", "render", "rules")]
+    assert "Alertmanager config" in done.stdout.splitlines()[-1]
+
+
+def test_rules_refuses_a_bad_burn_rate_with_one_line(tmp_path: Path) -> None:
+    tier = "{factor: 2, longWindow: 1h, shortWindow: 5m, severity: warning, for: 5x}"
+    bad = write(tmp_path / "bad.yaml", f"alerting:\n  burnRates:\n    - {tier}\n")
+    assert_one_error_line(invoke("rules", "--env", "dev", "--values", str(bad)), "alerting.burnRates[0].for")
+
+
 def test_check_needs_env_or_all() -> None:
     assert_one_error_line(invoke("check"), "give either --env ENV or --all")
     assert_one_error_line(invoke("check", "--env", "dev", "--all"), "give either --env ENV or --all")
@@ -125,7 +141,7 @@ def test_check_all_runs_every_env() -> None:
     done = invoke("check", "--all")
     assert done.returncode == 0, done.stdout + done.stderr
     envs = [line.split()[1] for line in done.stdout.splitlines()]
-    assert envs == ["dev"] * 5 + ["staging"] * 5 + ["prod"] * 5
+    assert envs == ["dev"] * 6 + ["staging"] * 6 + ["prod"] * 6
 
 
 def test_schema_lists_every_problem_and_ends_with_one_error_line(tmp_path: Path) -> None:
@@ -150,10 +166,3 @@ def test_template_with_bad_values_writes_nothing(tmp_path: Path) -> None:
     done = invoke("template", "--env", "prod", "--out", str(tmp_path / "out"), "--values", str(file))
     assert_one_error_line(done, 'global.env: "qa"')
     assert not (tmp_path / "out").exists()
-
-
-def test_release_runs_the_check_for_now() -> None:
-    done = invoke("release", "--env", "staging")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "runs only `check --env staging` for now" in done.stdout
-    assert "kube      staging  ok" in done.stdout

@@ -97,12 +97,72 @@ Own files live in the <fullname>-rules ConfigMap under the key <tenant>.<file> (
 {{- toYaml $tenants -}}
 {{- end -}}
 
-{{/* The text of the fallback Alertmanager configuration from values (a map or a string). */}}
+{{/* Where alertmanager.secretMounts are mounted: /etc/mimir/secrets/<name>/. */}}
+{{- define "mimir.secretMountsRoot" -}}
+/etc/mimir/secrets
+{{- end -}}
+
+{{/*
+"missing" when a value (an integration of a receiver, at any depth) has a `*_file` setting under
+/etc/mimir/secrets/<name>/ whose <name> is not mounted. Usage:
+include "mimir.missingSecretMount" (dict "value" $integration "mounts" $names)
+*/}}
+{{- define "mimir.missingSecretMount" -}}
+{{- $root := printf "%s/" (include "mimir.secretMountsRoot" .) -}}
+{{- $mounts := .mounts -}}
+{{- if kindIs "map" .value -}}
+{{- range $key, $v := .value -}}
+{{- if and (hasSuffix "_file" $key) (kindIs "string" $v) (hasPrefix $root $v) -}}
+{{- if not (has (index (splitList "/" (trimPrefix $root $v)) 0) $mounts) -}}missing{{- end -}}
+{{- else if or (kindIs "map" $v) (kindIs "slice" $v) -}}
+{{- include "mimir.missingSecretMount" (dict "value" $v "mounts" $mounts) -}}
+{{- end -}}
+{{- end -}}
+{{- else if kindIs "slice" .value -}}
+{{- range .value -}}
+{{- include "mimir.missingSecretMount" (dict "value" . "mounts" $mounts) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The text of the fallback Alertmanager configuration from values (a map or a string). In a map, an
+integration (an entry of a receiver's `*_configs` list) that reads a file from a Secret mount not
+listed in alertmanager.secretMounts is left out; a receiver left with no integration is a null receiver.
+*/}}
 {{- define "mimir.fallbackConfig" -}}
 {{- $cfg := .Values.alertmanager.fallbackConfig -}}
 {{- if kindIs "string" $cfg -}}
 {{- $cfg -}}
 {{- else -}}
+{{- $cfg = deepCopy $cfg -}}
+{{- $mounts := list -}}
+{{- range .Values.alertmanager.secretMounts -}}
+{{- $mounts = append $mounts .name -}}
+{{- end -}}
+{{- $receivers := list -}}
+{{- range $receiver := $cfg.receivers | default list -}}
+{{- $out := dict -}}
+{{- range $key, $value := $receiver -}}
+{{- if and (hasSuffix "_configs" $key) (kindIs "slice" $value) -}}
+{{- $kept := list -}}
+{{- range $integration := $value -}}
+{{- if not (include "mimir.missingSecretMount" (dict "value" $integration "mounts" $mounts)) -}}
+{{- $kept = append $kept $integration -}}
+{{- end -}}
+{{- end -}}
+{{- if $kept -}}
+{{- $_ := set $out $key $kept -}}
+{{- end -}}
+{{- else -}}
+{{- $_ := set $out $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- $receivers = append $receivers $out -}}
+{{- end -}}
+{{- if hasKey $cfg "receivers" -}}
+{{- $_ := set $cfg "receivers" $receivers -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 {{- end -}}
@@ -114,6 +174,13 @@ Rules that span values and cannot be said in the schema. Each failure names the 
 {{- $v := .Values -}}
 {{- if gt (int $v.replicationFactor) (int $v.replicas) -}}
 {{- fail (printf "mimir: replicationFactor (%d) is larger than replicas (%d); a ring cannot keep more copies than it has pods" (int $v.replicationFactor) (int $v.replicas)) -}}
+{{- end -}}
+{{- $mountNames := list -}}
+{{- range $v.alertmanager.secretMounts -}}
+{{- if has .name $mountNames -}}
+{{- fail (printf "mimir: alertmanager.secretMounts names %q twice; each mount needs its own name (its folder under /etc/mimir/secrets)" .name) -}}
+{{- end -}}
+{{- $mountNames = append $mountNames .name -}}
 {{- end -}}
 {{- $stores := list "blocks" "alertmanager" -}}
 {{- if eq $v.ruler.storage "objectStorage" -}}

@@ -1,0 +1,404 @@
+"""Package every chart reproducibly and write the environment's release record.
+
+Archives are byte-identical for the same sources, on any clone: ``keelson.archive`` writes them
+(sorted entries, fixed owner and modes, no gzip time) with every entry's time pinned to the last
+commit that touched the chart or a chart it embeds. ``helm dependency update`` runs on a copy of
+the sources, leaves first; the ``generated`` stamp of each Chart.lock is pinned, and the
+dependency archives it places are swapped for the reproducible ones, so the umbrella's embedded
+``keelson/charts/*.tgz`` are the published bytes. The time is per chart rather than HEAD's, so a
+chart that did not change keeps its digest across commits and republishing it is a no-op.
+
+The release record (``release.json``) says what was packaged for one environment: chart versions
+and archive digests, every image of the render, the git commit, and the values with their digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keelson import archive as archiving
+from keelson import check, git, repository, values
+from keelson.charts import Chart, all_charts, build_order
+from keelson.errors import KeelsonError
+from keelson.gates.images import DIGEST, SEMVER, parse_image
+from keelson.project import UMBRELLA, Project
+from keelson.render import prepare_dependencies
+from keelson.staging import Staging, default_repo, dist_dir
+from keelson.yamlio import parse
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from keelson.models import Object
+
+RECORD = "release.json"
+_GENERATED = re.compile(r"^generated: .*$", re.MULTILINE)
+
+
+class PackageError(KeelsonError):
+    """A chart cannot be packaged, signed, or recorded."""
+
+
+@dataclass(frozen=True)
+class Signing:
+    """``helm package --sign``: the key's name (uid or part of it) in a keyring given by path."""
+
+    key: str
+    keyring: Path
+    passphrase_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Archive:
+    name: str
+    version: str
+    file: str  # <name>-<version>.tgz, in the package folder
+    sha256: str
+    created: str  # RFC 3339, the pinned time
+    source: str  # charts/<dir>/Chart.yaml
+    metadata: dict[str, Any]  # the packaged Chart.yaml
+    provenance: str | None = None  # <file>.prov when signed
+
+    def entry(self) -> repository.Entry:
+        return repository.Entry(
+            self.name, self.version, self.sha256, self.file, self.created, self.source, self.metadata
+        )
+
+
+@dataclass(frozen=True)
+class ChartRecord:
+    name: str
+    version: str
+    archive: str
+    sha256: str
+    provenance: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """What one environment's release is made of; ``release.json`` in the package folder."""
+
+    env: str
+    chart: str  # the umbrella's name
+    version: str  # the umbrella's version
+    charts: tuple[ChartRecord, ...]
+    images: tuple[str, ...]
+    git_sha: str
+    git_dirty: bool
+    commit_time: str
+    values_digest: str
+    values: dict[str, Any]  # values/<env>.yaml and overlays, as helm got them (never secrets: see gates)
+    objects: int
+    oci: tuple[str, ...] = ()  # references pushed with helm push
+    deploy: dict[str, Any] = field(default_factory=dict)  # release, namespace, revision, status
+
+    @property
+    def umbrella(self) -> ChartRecord:
+        return next(item for item in self.charts if item.name == self.chart)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "env": self.env,
+            "chart": self.chart,
+            "version": self.version,
+            "charts": {
+                item.name: {
+                    "version": item.version,
+                    "archive": item.archive,
+                    "sha256": item.sha256,
+                    **({"provenance": item.provenance} if item.provenance else {}),
+                }
+                for item in self.charts
+            },
+            "images": list(self.images),
+            "git": {"sha": self.git_sha, "dirty": self.git_dirty, "commitTime": self.commit_time},
+            "valuesDigest": self.values_digest,
+            "values": self.values,
+            "objects": self.objects,
+        }
+        if self.oci:
+            data["oci"] = list(self.oci)
+        if self.deploy:
+            data["deploy"] = self.deploy
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReleaseRecord:
+        charts = tuple(
+            ChartRecord(name, str(item["version"]), item["archive"], item["sha256"], item.get("provenance"))
+            for name, item in data["charts"].items()
+        )
+        return cls(
+            env=data["env"],
+            chart=data["chart"],
+            version=str(data["version"]),
+            charts=charts,
+            images=tuple(data.get("images", ())),
+            git_sha=data["git"]["sha"],
+            git_dirty=bool(data["git"]["dirty"]),
+            commit_time=data["git"]["commitTime"],
+            values_digest=data["valuesDigest"],
+            values=data.get("values") or {},
+            objects=int(data.get("objects", 0)),
+            oci=tuple(data.get("oci", ())),
+            deploy=data.get("deploy") or {},
+        )
+
+
+def write_record(record: ReleaseRecord, path: Path) -> None:
+    path.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_record(path: Path) -> ReleaseRecord:
+    try:
+        return ReleaseRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PackageError(f"{path}: not a readable release record ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    env: str
+    folder: Path  # where the archives and release.json are
+    archives: tuple[Archive, ...]
+    record: ReleaseRecord
+    decisions: tuple[repository.Decision, ...]  # against the repository index (add / unchanged)
+
+    @property
+    def umbrella(self) -> Archive:
+        return next(item for item in self.archives if item.name == self.record.chart)
+
+
+def values_digest(values: dict[str, Any]) -> str:
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _pod_specs(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if isinstance(node.get("containers"), list):
+            yield node
+        for value in node.values():
+            yield from _pod_specs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _pod_specs(item)
+
+
+def images(objects: Sequence[Object]) -> list[str]:
+    """Every image reference of the render (containers, init and ephemeral containers), sorted."""
+    found = {
+        str(container["image"])
+        for obj in objects
+        for spec in _pod_specs(obj)
+        for group in ("containers", "initContainers", "ephemeralContainers")
+        for container in spec.get(group) or []
+        if isinstance(container, dict) and container.get("image")
+    }
+    return sorted(found)
+
+
+def unpinned(references: Sequence[str]) -> list[str]:
+    """Images pinned neither by a semantic-version tag nor by a sha256 digest."""
+    bad = []
+    for reference in references:
+        image = parse_image(reference)
+        if not (DIGEST.match(image.digest) or SEMVER.match(image.tag)):
+            bad.append(reference)
+    return bad
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _copy_sources(prj: Project, target: Path) -> None:
+    """Each chart's own files: not its built charts/ folder or Chart.lock (made again below)."""
+    for chart in all_charts(prj.charts_dir):
+        built = {chart.path / "charts", chart.path / "Chart.lock"}
+        shutil.copytree(
+            chart.path,
+            target / chart.path.name,
+            ignore=lambda folder, names, built=built: [n for n in names if Path(folder) / n in built],
+        )
+
+
+def chart_times(prj: Project, charts: Sequence[Chart]) -> dict[Path, int]:
+    """Per chart directory: the time of the last commit that touched it or a chart it embeds.
+
+    ``SOURCE_DATE_EPOCH``, when set, is used for every chart instead (as reproducible builds do).
+    """
+    override = os.environ.get("SOURCE_DATE_EPOCH")
+    times: dict[Path, int] = {}
+    for chart in charts:
+        tree = [node.path for node in build_order(chart)]
+        times[chart.path] = int(override) if override else git.last_change(prj.root, tree)
+    return times
+
+
+def build(
+    prj: Project, out: Path, work: Path, *, sign: Signing | None = None, binary: str = "helm"
+) -> list[Archive]:
+    """Archive every chart of ``prj`` into ``out`` (made if missing), dependencies first.
+
+    ``helm dependency update`` runs on a copy of the sources in ``work`` (so no stale archive of
+    the checkout's own charts/ folders can slip in); the archives it places in a chart's charts/
+    are then swapped for the reproducible ones written here, byte for byte the published ones.
+    """
+    times = chart_times(prj, all_charts(prj.charts_dir))
+    source = work / "src"
+    _copy_sources(prj, source / "charts")
+    for link in (".tools", ".venv"):
+        if (prj.root / link).exists():
+            (source / link).symlink_to((prj.root / link).resolve())
+    copy = Project(source)
+    out.mkdir(parents=True, exist_ok=True)
+    built: dict[str, Archive] = {}  # by chart directory name
+    for chart in all_charts(copy.charts_dir):
+        seconds = times[prj.charts_dir.resolve() / chart.path.name]
+        where = f"charts/{chart.path.name}/Chart.yaml"
+        replace: dict[str, bytes] = {}
+        if chart.dependencies:
+            prepare_dependencies(copy, binary, [chart])
+            lock = (chart.path / "Chart.lock").read_text(encoding="utf-8")
+            replace["Chart.lock"] = _GENERATED.sub(
+                f'generated: "{repository.rfc3339(seconds)}"', lock
+            ).encode()
+            for dep in chart.dependencies:
+                made = built[dep.path.name]
+                if not (chart.path / "charts" / made.file).is_file():
+                    raise PackageError(f"{where}: helm dependency update did not place charts/{made.file}")
+                replace[f"charts/{made.file}"] = (out / made.file).read_bytes()
+        metadata = _chart_yaml_of(chart)
+        name, version = str(metadata["name"]), str(metadata["version"])
+        target = out / f"{name}-{version}.tgz"
+        try:
+            archiving.write(chart.path, name, target, seconds, replace)
+        except OSError as exc:
+            raise PackageError(f"{where}: cannot archive: {exc}") from exc
+        digest = sha256_file(target)
+        provenance = None
+        if sign is not None:
+            signed = archiving.sign(
+                target,
+                digest,
+                metadata,
+                key=sign.key,
+                keyring=sign.keyring,
+                passphrase_file=sign.passphrase_file,
+            )
+            provenance = signed.name
+        built[chart.path.name] = Archive(
+            name, version, target.name, digest, repository.rfc3339(seconds), where, metadata, provenance
+        )
+    return list(built.values())
+
+
+def _chart_yaml_of(chart: Chart) -> dict[str, Any]:
+    where = f"charts/{chart.path.name}/Chart.yaml"
+    data = parse((chart.path / "Chart.yaml").read_text(encoding="utf-8"), where)
+    if not isinstance(data, dict) or not data.get("name") or not data.get("version"):
+        raise PackageError(f"{where}: needs a name and a version")
+    repository.version_key(str(data["version"]))
+    return data
+
+
+def record(
+    env: str,
+    archives: Sequence[Archive],
+    objects: Sequence[Object],
+    user_values: dict[str, Any],
+    commit: git.Commit,
+) -> ReleaseRecord:
+    umbrella = next((item for item in archives if item.name == UMBRELLA), None)
+    if umbrella is None:
+        raise PackageError(f"no {UMBRELLA} chart among the packaged charts")
+    return ReleaseRecord(
+        env=env,
+        chart=umbrella.name,
+        version=umbrella.version,
+        charts=tuple(
+            ChartRecord(item.name, item.version, item.file, item.sha256, item.provenance) for item in archives
+        ),
+        images=tuple(images(objects)),
+        git_sha=commit.sha,
+        git_dirty=not commit.clean,
+        commit_time=repository.rfc3339(commit.time),
+        values_digest=values_digest(user_values),
+        values=user_values,
+        objects=len(objects),
+    )
+
+
+def package(
+    env: str,
+    prj: Project,
+    folder: Path,
+    *,
+    objects: Sequence[Object],
+    user_values: dict[str, Any],
+    repo_dir: Path,
+    sign: Signing | None = None,
+    binary: str = "helm",
+) -> PackageResult:
+    """Archives and release.json for ``env`` in ``folder``, checked against ``repo_dir``'s index.
+
+    ``folder`` should be inside a staging folder; a chart whose version cannot be published
+    (same version, other content; or below the newest published) raises RepositoryError.
+    """
+    work = folder.parent / f".work-{folder.name}"
+    try:
+        archives = build(prj, folder, work, sign=sign, binary=binary)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    index = repository.load_index(repo_dir)
+    decisions = tuple(repository.decide(index, archive.entry()) for archive in archives)
+    rec = record(env, archives, objects, user_values, git.head(prj.root))
+    write_record(rec, folder / RECORD)
+    return PackageResult(env, folder, tuple(archives), rec, decisions)
+
+
+def run(
+    env: str,
+    prj: Project,
+    *,
+    overlays: Sequence[Path | str] = (),
+    repo_dir: Path | None = None,
+    dist: Path | None = None,
+    sign: Signing | None = None,
+) -> PackageResult:
+    """``invoke package``: check and render ``env``, package into ``dist/packages/<env>/``.
+
+    Staged like a release: ``dist/packages/<env>/`` is replaced only when every chart packaged
+    and passed the version check against the repository.
+    """
+    checked = check.check(env, overlays, prj, until="render")
+    if not checked.ok:
+        raise PackageError(KeelsonError.from_findings(checked.findings).message)
+    user = values.load(env, overlays, prj).user
+    dist = dist or dist_dir(prj)
+    repo = repo_dir or default_repo(prj)
+    with Staging(dist) as stage:
+        staged = package(
+            env,
+            prj,
+            stage.path / "packages",
+            objects=checked.objects,
+            user_values=user,
+            repo_dir=repo,
+            sign=sign,
+        )
+        target = dist / "packages" / env
+        stage.commit([(staged.folder, target)])
+    return PackageResult(env, target, staged.archives, staged.record, staged.decisions)

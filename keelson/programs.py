@@ -1,0 +1,239 @@
+"""The upstream programs judge the rendered configs: each program's own validation, run on its config.
+
+The configs come from the rendered ConfigMaps, and the command line from the rendered workload
+(its container args, with the config file moved to a scratch folder), so what is checked is what
+would run. scripts/bootstrap builds the programs from their pinned module source (scripts/pins.txt):
+
+- Loki: ``loki <args> -verify-config``: strict YAML decoding and Loki's own validation.
+- Mimir: ``mimir <args> -modules``: Mimir decodes the file strictly, validates it, initialises the
+  modules of ``-target`` and lists them instead of starting (its only exit before serving).
+- Alloy: ``alloy-fmt fmt FILE``: Alloy's own parser and printer (``alloy fmt``); the printed file must
+  match the input token for token. Every component block must be one Alloy registers
+  (``all.go`` of the pinned release) and every reference must name a declared component.
+- Tempo: the proxy serves no 2.x release, so no binary: every key of the config must be one of the
+  keys of Tempo's configuration reference (a fixture with its source named).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from keelson.project import RELEASE
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
+
+    from keelson.models import Object
+    from keelson.project import Project
+
+# Stand-ins for the object store credentials the pods get from their Secret, so that
+# -config.expand-env has something to expand. They are not secrets.
+DUMMY_ENV = {"AWS_ACCESS_KEY_ID": "keelson-test-id", "AWS_SECRET_ACCESS_KEY": "keelson-test-key"}
+TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Where a program's config lives in the render and how the program is started."""
+
+    program: str  # binary in .tools/bin
+    configmap: str
+    key: str
+    kind: str
+    name: str
+    container: str
+
+
+WORKLOADS: dict[str, Workload] = {
+    "loki": Workload("loki", f"{RELEASE}-loki", "config.yaml", "StatefulSet", f"{RELEASE}-loki", "loki"),
+    "mimir": Workload(
+        "mimir", f"{RELEASE}-mimir-config", "mimir.yaml", "StatefulSet", f"{RELEASE}-mimir", "mimir"
+    ),
+    "tempo": Workload("tempo", f"{RELEASE}-tempo", "tempo.yaml", "StatefulSet", f"{RELEASE}-tempo", "tempo"),
+    "alloy-agent": Workload(
+        "alloy-fmt", f"{RELEASE}-alloy-agent", "config.alloy", "DaemonSet", f"{RELEASE}-alloy-agent", "alloy"
+    ),
+    "alloy-gateway": Workload(
+        "alloy-fmt",
+        f"{RELEASE}-alloy-gateway",
+        "config.alloy",
+        "Deployment",
+        f"{RELEASE}-alloy-gateway",
+        "alloy",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One program's judgement of one config: the command run and what it said."""
+
+    config: str
+    ok: bool
+    command: tuple[str, ...]
+    output: str
+
+    def __str__(self) -> str:
+        status = "accepted" if self.ok else "REJECTED"
+        return f"{self.config}: {status} by `{' '.join(self.command)}`\n{self.output}".rstrip()
+
+
+def _one(objects: Iterable[Object], kind: str, name: str) -> Object:
+    found = [o for o in objects if o.get("kind") == kind and o.get("metadata", {}).get("name") == name]
+    if len(found) != 1:
+        raise LookupError(f"expected one {kind}/{name} in the render, found {len(found)}")
+    return found[0]
+
+
+def config_text(objects: Sequence[Object], config: str) -> str:
+    """The config file of ``config`` (a key of WORKLOADS) as rendered into its ConfigMap."""
+    workload = WORKLOADS[config]
+    text: str = _one(objects, "ConfigMap", workload.configmap)["data"][workload.key]
+    return text
+
+
+def container_args(objects: Sequence[Object], config: str) -> list[str]:
+    """The args of the container that runs ``config``'s program, as rendered."""
+    workload = WORKLOADS[config]
+    pod = _one(objects, workload.kind, workload.name)["spec"]["template"]["spec"]
+    container = next(c for c in pod["containers"] if c["name"] == workload.container)
+    return [str(arg) for arg in container.get("args", [])]
+
+
+def _run(
+    command: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> tuple[int, str]:
+    merged = {**os.environ, **(env or {})}
+    done = subprocess.run(
+        list(command), capture_output=True, text=True, env=merged, cwd=cwd, timeout=TIMEOUT, check=False
+    )
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def _with_config_file(args: Sequence[str], path: Path) -> list[str]:
+    """The container args with ``-config.file`` pointing at ``path``; fails if there is none."""
+    if not any(arg.startswith("-config.file=") for arg in args):
+        raise LookupError(f"no -config.file= among the container args {list(args)}")
+    return [f"-config.file={path}" if arg.startswith("-config.file=") else arg for arg in args]
+
+
+def check_dskit_program(
+    prj: Project, objects: Sequence[Object], config: str, workdir: Path, text: str | None = None
+) -> Verdict:
+    """Loki (``-verify-config``) or Mimir (``-modules``) on the rendered config (or on ``text``)."""
+    workload = WORKLOADS[config]
+    binary = prj.tool(workload.program)
+    path = workdir / f"{config}.yaml"
+    path.write_text(config_text(objects, config) if text is None else text, encoding="utf-8")
+    args = _with_config_file(container_args(objects, config), path)
+    verify = {"loki": "-verify-config", "mimir": "-modules"}[config]
+    command = (str(binary), *args, verify)
+    status, output = _run(command, env=DUMMY_ENV, cwd=workdir)
+    shown = (workload.program, *args, verify)
+    return Verdict(config, status == 0, shown, output)
+
+
+# --- Alloy ---------------------------------------------------------------------------------------
+
+_COMPONENT_IMPORT = re.compile(r"//\s*Import\s+([a-z0-9_]+(?:\.[a-z0-9_]+)+)")
+_STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|//[^\n]*|/\*.*?\*/', re.DOTALL)
+_BLOCK = re.compile(r'^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)+)\s+"([^"]+)"\s*\{', re.MULTILINE)
+_DOTTED = re.compile(r"\b[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*){2,}\b")
+
+
+def registered_components(all_go: str) -> set[str]:
+    """Component names from Alloy's internal/component/all/all.go (``// Import x.y.z`` comments)."""
+    return set(_COMPONENT_IMPORT.findall(all_go))
+
+
+def alloy_graph_problems(text: str, components: set[str]) -> list[str]:
+    """Unregistered component blocks and references to components the file does not declare."""
+    declared = {(name, label) for name, label in _BLOCK.findall(text)}
+    problems = [
+        f'{name} "{label}": {name} is not a component of this Alloy release'
+        for name, label in sorted(declared)
+        if name not in components
+    ]
+    code = _STRINGS_AND_COMMENTS.sub('""', text)
+    for match in _DOTTED.finditer(code):
+        parts = match.group(0).split(".")
+        for cut in range(len(parts) - 1, 1, -1):
+            name = ".".join(parts[:cut])
+            if name in components:
+                if (name, parts[cut]) not in declared:
+                    problems.append(
+                        f'{match.group(0)} refers to {name} "{parts[cut]}", which is not declared'
+                    )
+                break
+    return problems
+
+
+def _tokens(text: str) -> list[str]:
+    return text.split()
+
+
+def check_alloy(
+    prj: Project, objects: Sequence[Object], config: str, workdir: Path, text: str | None = None
+) -> Verdict:
+    """``alloy fmt`` (Alloy's parser and printer) plus the component and reference checks."""
+    binary = prj.tool("alloy-fmt")
+    source = config_text(objects, config) if text is None else text
+    path = workdir / f"{config}.alloy"
+    path.write_text(source, encoding="utf-8")
+    status, output = _run((str(binary), "fmt", str(path)))
+    command = ("alloy-fmt", "fmt", path.name)
+    if status != 0:
+        return Verdict(config, False, command, output)
+    problems: list[str] = []
+    # The printer indents with tabs and packs inline objects; anything else it changed is a finding.
+    if "".join(_tokens(output)) != "".join(_tokens(source)):
+        problems.append("alloy fmt printed something else than the input (beyond whitespace)")
+    all_go = prj.root / ".tools" / "share" / "alloy-fmt" / "all.go"
+    if not all_go.is_file():
+        problems.append(f"{prj.display(all_go)} is missing; run scripts/bootstrap")
+    else:
+        problems += alloy_graph_problems(source, registered_components(all_go.read_text(encoding="utf-8")))
+    return Verdict(config, not problems, command, "\n".join(problems))
+
+
+# --- Tempo: key list -------------------------------------------------------------------------------
+
+
+def key_paths(value: Any, prefix: str = "") -> list[str]:
+    """Leaf key paths of a decoded YAML document: ``a.b``, ``a.list[].c``; scalar lists are leaves."""
+    if isinstance(value, dict):
+        if not value and prefix:
+            return [prefix]
+        paths: list[str] = []
+        for key, item in value.items():
+            paths += key_paths(item, f"{prefix}.{key}" if prefix else str(key))
+        return paths
+    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+        return sorted({p for item in value for p in key_paths(item, f"{prefix}[]")})
+    return [prefix]
+
+
+def load_key_list(text: str) -> list[str]:
+    """A key list fixture: one dotted path a line (``*`` matches one key), ``#`` comments."""
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def _matches(path: str, pattern: str) -> bool:
+    regex = re.escape(pattern).replace(r"\*", r"[^.\[\]]+")
+    # A pattern ending in ``.*`` is an open map: any key below it, at any depth.
+    if pattern.endswith(".*"):
+        regex = regex.removesuffix(r"[^.\[\]]+") + r".+"
+    return re.fullmatch(regex, path) is not None
+
+
+def unknown_keys(config: str, known: Sequence[str]) -> list[str]:
+    """Leaf paths of the YAML ``config`` that no entry of ``known`` allows."""
+    document = yaml.safe_load(config) or {}
+    return [path for path in key_paths(document) if not any(_matches(path, k) for k in known)]

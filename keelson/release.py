@@ -1,0 +1,342 @@
+"""The release pipeline: preflight → lint → check (values, schema, render, kube, gates) → images →
+diff against the env's last release → package → publish → deploy → write.
+
+    report = release.run("prod")                   # a ReleaseReport: stages, diff, record, ...
+    report = release.run("prod", dry_run=True)      # everything but publishing; dist/ untouched
+
+Nothing is written into ``dist/`` before the last stage. Packages, the merged index and the
+release record are staged in ``dist/.staging-XXXX``; ``write`` moves them into place (archives,
+then ``index.yaml``, then ``packages/<env>/`` and ``releases/<env>.json``) and puts everything
+back if a move fails, so a failure at any stage leaves ``dist/`` byte for byte as it was. The
+repository lock is held from reading the index to the last move, so concurrent releases queue.
+A prod release refuses a dirty git tree and any image not pinned by semantic version or digest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from keelson import check as checking
+from keelson import deploy as deploying
+from keelson import diff as diffing
+from keelson import git, helm, package, publish, repository, sources, values
+from keelson import lint as linting
+from keelson.errors import KeelsonError, ToolError
+from keelson.models import Finding, StageResult
+from keelson.project import OPTIONAL_APIS, Project, check_env, project
+from keelson.staging import Staging, dist_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from pathlib import Path
+
+    from keelson.models import Object
+
+STAGES = ("preflight", "lint", "check", "images", "diff", "package", "publish", "deploy", "write")
+STRICT_ENVS = frozenset({"prod"})  # clean git tree and pinned images required
+
+# Called with (stage, None) when a stage starts and (stage, result) when it ends.
+Progress = Callable[[str, StageResult | None], None]
+
+
+class ReleaseError(KeelsonError):
+    """The release was refused (dirty tree, unpinned images) or stopped at a stage."""
+
+
+@dataclass
+class ReleaseReport:
+    env: str
+    dry_run: bool
+    stages: list[StageResult] = field(default_factory=list)
+    commit: git.Commit | None = None
+    diff: diffing.DiffReport | None = None
+    first_release: bool = False
+    packaged: package.PackageResult | None = None
+    plan: publish.PublishPlan | None = None
+    oci: list[publish.OciPush] = field(default_factory=list)
+    deployed: deploying.DeployResult | None = None
+    record: package.ReleaseRecord | None = None
+    written: list[str] = field(default_factory=list)  # paths moved into dist/, relative to the project
+
+    @property
+    def ok(self) -> bool:
+        return all(stage.ok for stage in self.stages)
+
+    @property
+    def failed(self) -> StageResult | None:
+        return next((stage for stage in self.stages if not stage.ok), None)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for stage in self.stages for finding in stage.findings]
+
+    def summary(self) -> list[str]:
+        if not self.ok:
+            failed = self.failed
+            return [f"release {self.env}: stopped at {failed.stage if failed else '?'}; dist/ is unchanged"]
+        lines = []
+        if self.record is not None:
+            rec = self.record
+            lines.append(f"release {self.env}: {rec.chart} {rec.version} from {rec.git_sha[:12]}")
+            lines.append(f"  values {self.record.values_digest[:19]}, {len(self.record.images)} images")
+        if self.plan is not None:
+            added = ", ".join(f"{d.name} {d.version}" for d in self.plan.added) or "nothing new"
+            verb = "would add" if self.dry_run else "added"
+            unchanged = len(self.plan.unchanged)
+            lines.append(f"  repository {self.plan.repo_dir} {verb}: {added} ({unchanged} already published)")
+        lines += [f"  pushed {push.reference} {push.digest}".rstrip() for push in self.oci]
+        if self.deployed is not None:
+            d = self.deployed
+            lines.append(f"  deployed {d.release} revision {d.revision} ({d.status}) in {d.namespace}")
+        written = f"  wrote {len(self.written)} path(s) into dist/"
+        lines.append("  dry run: nothing written" if self.dry_run else written)
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        failed = self.failed
+        return {
+            "env": self.env,
+            "ok": self.ok,
+            "dryRun": self.dry_run,
+            "failedStage": failed.stage if failed else None,
+            "error": failed.findings[0].message if failed and failed.findings else None,
+            "stages": [
+                {
+                    "stage": stage.stage,
+                    "ok": stage.ok,
+                    "seconds": round(stage.seconds, 3),
+                    "detail": stage.detail,
+                    "findings": [str(finding) for finding in stage.findings],
+                }
+                for stage in self.stages
+            ],
+            "commit": {"sha": self.commit.sha, "dirty": list(self.commit.dirty)} if self.commit else None,
+            "diff": diffing.to_json(self.diff) if self.diff else None,
+            "firstRelease": self.first_release,
+            "archives": [
+                {"name": a.name, "version": a.version, "file": a.file, "sha256": a.sha256, "action": d.action}
+                for a, d in zip(
+                    self.packaged.archives if self.packaged else (),
+                    self.plan.decisions if self.plan else (),
+                    strict=False,
+                )
+            ],
+            "oci": [asdict(push) for push in self.oci],
+            "deploy": self.deployed.to_json() if self.deployed else None,
+            "record": self.record.to_json() if self.record else None,
+            "written": self.written,
+            "summary": self.summary(),
+        }
+
+
+class _Stop(Exception):
+    """A stage failed; its result is already in the report."""
+
+
+@dataclass
+class _Release:
+    env: str
+    prj: Project
+    overlays: Sequence[Path | str]
+    dist: Path
+    repo: Path
+    report: ReleaseReport
+    progress: Progress | None
+    objects: list[Object] = field(default_factory=list)
+    user: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[list[str]]:
+        """Times the stage; a KeelsonError inside becomes its finding and stops the release."""
+        detail: list[str] = []
+        if self.progress:
+            self.progress(name, None)
+        start = time.perf_counter()
+        findings: tuple[Finding, ...] = ()
+        try:
+            yield detail
+        except ToolError:
+            raise
+        except KeelsonError as exc:
+            findings = (Finding(self.env, name, exc.message),)
+        self.add(StageResult(name, self.env, time.perf_counter() - start, findings, " ".join(detail)))
+        if findings:
+            raise _Stop
+
+    def add(self, result: StageResult) -> None:
+        self.report.stages.append(result)
+        if self.progress:
+            self.progress(result.stage, result)
+
+    def preflight(self) -> None:
+        with self.stage("preflight") as detail:
+            self.report.commit = commit = git.head(self.prj.root)
+            state = "clean" if commit.clean else f"{len(commit.dirty)} uncommitted change(s)"
+            detail.append(f"commit {commit.sha[:12]}, {state}")
+            if self.env in STRICT_ENVS and not commit.clean:
+                raise ReleaseError(
+                    f"{self.env} releases come from a clean git tree; {len(commit.dirty)} uncommitted "
+                    f"change(s), first: {commit.dirty[0].strip()} (commit or stash them)"
+                )
+
+    def lint(self) -> None:
+        with self.stage("lint") as detail:
+            results = linting.run([self.env], self.prj)
+            found = [finding for result in results for finding in result.findings]
+            detail.append(", ".join(f"{result.stage} {result.seconds:.1f}s" for result in results))
+            if found:
+                raise ReleaseError(KeelsonError.from_findings(found).message)
+
+    def check(self) -> None:
+        checked = checking.check(self.env, self.overlays, self.prj)
+        for result in checked.stages:
+            self.add(result)
+        if not checked.ok:
+            raise _Stop
+        self.objects = checked.objects
+        self.user = values.load(self.env, self.overlays, self.prj).user
+        with self.stage("images") as detail:
+            found = package.images(self.objects)
+            strict = self.env in STRICT_ENVS
+            bad = package.unpinned(found) if strict else []
+            detail.append(f"{len(found)} image(s)" + (", all pinned" if strict else ""))
+            if bad:
+                more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+                raise ReleaseError(
+                    f"{self.env}: image {bad[0]} is not pinned by a semantic version or a sha256 digest{more}"
+                )
+
+    def diff(self) -> None:
+        report = self.report
+        with self.stage("diff") as detail:
+            side = sources.render_last(self.env, self.prj, self.repo, self.dist)
+            if side is None:
+                report.first_release = True
+                detail.append(f"first release of {self.env}: {len(self.objects)} objects")
+                return
+            sha = report.commit.sha[:7] if report.commit else "?"
+            report.diff = diffing.compare(
+                side.objects, self.objects, old=side.label, new=f"{self.env} at {sha}"
+            )
+            detail.append(f"against {side.label}: {report.diff.summary}")
+
+    def package(self, stage: Staging, sign: package.Signing | None) -> None:
+        with self.stage("package") as detail:
+            packaged = package.package(
+                self.env,
+                self.prj,
+                stage.path / "packages",
+                objects=self.objects,
+                user_values=self.user,
+                repo_dir=self.repo,
+                sign=sign,
+            )
+            self.report.packaged = packaged
+            # The archive is what consumers install: it must render exactly what was checked.
+            umbrella = packaged.folder / packaged.umbrella.file
+            rendered = helm.render_archive(self.prj, umbrella, self.user, api_versions=OPTIONAL_APIS)
+            drift = diffing.compare(self.objects, rendered, old="sources", new=umbrella.name)
+            if drift.differs:
+                raise ReleaseError(f"{umbrella.name} renders unlike the sources: {drift.summary}")
+            new = sum(1 for decision in packaged.decisions if decision.action == "add")
+            detail.append(
+                f"{len(packaged.archives)} charts ({new} new), {umbrella.name} "
+                f"sha256 {packaged.umbrella.sha256[:12]}, renders the checked {len(rendered)} objects"
+            )
+
+    def publish(self, stage: Staging, *, dry_run: bool, oci: str | None, plain_http: bool) -> None:
+        report = self.report
+        assert report.packaged is not None
+        with self.stage("publish") as detail:
+            report.plan = plan = publish.prepare(report.packaged, self.repo, stage.path, now=time.time())
+            added = ", ".join(f"{d.name} {d.version}" for d in plan.added) or "nothing new"
+            index = "updated" if plan.index_changed else "unchanged"
+            detail.append(
+                f"{self.prj.display(self.repo)} {'would add' if dry_run else 'adds'} {added}; index {index}"
+            )
+            if oci and not dry_run:
+                report.oci = publish.push_oci(self.prj, report.packaged, oci, plain_http=plain_http)
+                detail.append(f"; pushed {len(report.oci)} chart(s) to {oci}")
+            elif oci:
+                detail.append(f"; would push to {oci}")
+
+    def deploy(self, timeout: str) -> None:
+        report = self.report
+        assert report.packaged is not None
+        with self.stage("deploy") as detail:
+            rec = report.packaged.record
+            report.deployed = result = deploying.upgrade(
+                self.prj,
+                report.packaged.folder / report.packaged.umbrella.file,
+                self.user,
+                env=self.env,
+                description=f"keelson {self.env} {rec.version} {rec.git_sha[:12]}",
+                timeout=timeout,
+            )
+            detail.append(f"{result.action} {result.release} revision {result.revision} ({result.status})")
+
+    def write(self, stage: Staging) -> None:
+        report = self.report
+        assert report.packaged is not None
+        assert report.plan is not None
+        with self.stage("write") as detail:
+            rec = replace(
+                report.packaged.record,
+                oci=tuple(push.reference for push in report.oci),
+                deploy=report.deployed.to_json() if report.deployed else {},
+            )
+            staged_record = stage.path / "record.json"
+            package.write_record(rec, staged_record)
+            moves = [
+                *publish.moves(report.plan),
+                (report.packaged.folder, self.dist / "packages" / self.env),
+                (staged_record, sources.record_path(self.prj, self.env, self.dist)),
+            ]
+            stage.commit(moves)
+            report.record = rec
+            report.written = [self.prj.display(target) for _, target in moves]
+            detail.append(f"{len(moves)} path(s) into {self.prj.display(self.dist)}")
+
+
+def run(
+    env: str,
+    *,
+    prj: Project | None = None,
+    overlays: Sequence[Path | str] = (),
+    repo_dir: Path | None = None,
+    dist: Path | None = None,
+    oci: str | None = None,
+    plain_http: bool = False,
+    sign: package.Signing | None = None,
+    dry_run: bool = False,
+    deploy: bool = False,
+    timeout: str = deploying.DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
+) -> ReleaseReport:
+    """Release ``env``; the report says how each stage went (``report.ok``, ``report.failed``)."""
+    prj = prj or project()
+    check_env(env)
+    dist = dist or dist_dir(prj)
+    report = ReleaseReport(env, dry_run)
+    steps = _Release(env, prj, overlays, dist, repo_dir or dist / "repo", report, progress)
+    try:
+        steps.preflight()
+        steps.lint()
+        steps.check()
+        steps.diff()
+        with Staging(dist) as stage:
+            steps.package(stage, sign)
+            with repository.lock(steps.repo):
+                steps.publish(stage, dry_run=dry_run, oci=oci, plain_http=plain_http)
+                if dry_run:
+                    return report
+                if deploy:
+                    steps.deploy(timeout)
+                steps.write(stage)
+    except _Stop:
+        pass
+    return report

@@ -1,0 +1,221 @@
+"""Alerting checks over the render: every rule file with ``promtool check rules``, the Alertmanager
+config with ``amtool check-config``.
+
+What is checked is what would run: the rule files are the keys of the ConfigMaps that Mimir's
+StatefulSet mounts for its ruler (plus every PrometheusRule, as a rule file), and the Alertmanager
+config is the ConfigMap it mounts as its fallback config. A config held in an existing Secret is not
+in the render, so it is not checked here. Files go to a temporary folder that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from keelson.errors import ToolError
+from keelson.models import Finding
+from keelson.project import Project, project
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from keelson.models import Object
+
+TIMEOUT = 120
+RULES_VOLUME = re.compile(r"^rules-\d+$")
+ALERTMANAGER_VOLUME = "alertmanager-fallback"
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """One file to check: where it comes from (an object and key) and its text."""
+
+    source: str  # "ConfigMap keelson/keelson-alert-rules: keelson-app.yaml"
+    name: str  # file name in the scratch folder
+    text: str
+
+
+@dataclass(frozen=True)
+class AlertingFiles:
+    rule_files: tuple[ConfigFile, ...]
+    alertmanager: tuple[ConfigFile, ...]
+
+
+def _ref(obj: Object) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name', '')}".replace(" /", " ")
+
+
+def _mimir_statefulsets(objects: Sequence[Object]) -> list[Object]:
+    return [
+        obj
+        for obj in objects
+        if obj.get("kind") == "StatefulSet"
+        and ((obj.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/name") == "mimir"
+    ]
+
+
+def _volumes(statefulset: Object) -> list[dict[str, Any]]:
+    spec = ((statefulset.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return list(spec.get("volumes") or [])
+
+
+def _configmap(objects: Sequence[Object], namespace: str, name: str) -> Object | None:
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        if (
+            obj.get("kind") == "ConfigMap"
+            and meta.get("name") == name
+            and meta.get("namespace", "") == namespace
+        ):
+            return obj
+    return None
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def collect(objects: Sequence[Object]) -> AlertingFiles:
+    """The rule files and Alertmanager configs the render would load (see the module docstring)."""
+    rules: dict[str, ConfigFile] = {}
+    alertmanager: list[ConfigFile] = []
+    for sts in _mimir_statefulsets(objects):
+        namespace = (sts.get("metadata") or {}).get("namespace", "")
+        for volume in _volumes(sts):
+            if RULES_VOLUME.match(str(volume.get("name", ""))):
+                sources = (volume.get("projected") or {}).get("sources") or []
+                names = [(s.get("configMap") or {}).get("name") for s in sources if s.get("configMap")]
+            elif volume.get("name") == ALERTMANAGER_VOLUME and volume.get("configMap"):
+                names = [volume["configMap"].get("name")]
+            else:
+                continue
+            for name in names:
+                cm = _configmap(objects, namespace, str(name))
+                if cm is None:  # an existing ConfigMap made outside the chart: not in the render
+                    continue
+                for key, text in sorted((cm.get("data") or {}).items()):
+                    # A rule file keeps its key as its name (unit tests name it in rule_files).
+                    file = _safe(key) if _safe(key) not in rules else _safe(f"{name}.{key}")
+                    item = ConfigFile(f"{_ref(cm)}: {key}", file, str(text))
+                    if volume.get("name") == ALERTMANAGER_VOLUME:
+                        alertmanager.append(item)
+                    else:
+                        rules[item.name] = item
+    for obj in objects:
+        if obj.get("kind") == "PrometheusRule":
+            text = yaml.safe_dump({"groups": (obj.get("spec") or {}).get("groups") or []}, sort_keys=False)
+            name = _safe(f"prometheusrule.{(obj.get('metadata') or {}).get('name', '')}.yaml")
+            rules[name] = ConfigFile(_ref(obj), name, text)
+    return AlertingFiles(tuple(rules.values()), tuple(alertmanager))
+
+
+def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    except OSError as exc:
+        raise ToolError(f"{command[0]} could not run: {exc}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(f"{Path(command[0]).name} took longer than {TIMEOUT}s") from exc
+
+
+def _first_problem(output: str) -> str:
+    """The most telling line of a tool's complaint (``FAILED: <why>``, else the first other line)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        reason = line.partition("FAILED:")[2].strip()
+        if reason:
+            return reason
+    for line in lines:
+        if line.startswith(("FAILED", "SUCCESS", "Checking", "Found:", "- ")) or "failed to validate" in line:
+            continue
+        return line
+    return lines[0] if lines else "failed without a message"
+
+
+def check_rule_files(files: Iterable[ConfigFile], where: str, prj: Project) -> list[Finding]:
+    """``promtool check rules --lint=all --lint-fatal`` on each file; one finding per failing file."""
+    promtool = str(prj.tool("promtool"))
+    findings = []
+    with tempfile.TemporaryDirectory(prefix="keelson-rules-") as scratch:
+        for item in files:
+            path = Path(scratch) / item.name
+            path.write_text(item.text, encoding="utf-8")
+            done = _run([promtool, "check", "rules", "--lint=all", "--lint-fatal", str(path)])
+            if done.returncode != 0:
+                message = _first_problem(done.stderr + "\n" + done.stdout).replace(str(path), item.name)
+                findings.append(Finding(where, item.source, f"promtool check rules: {message}"))
+    return findings
+
+
+def check_alertmanager(files: Iterable[ConfigFile], where: str, prj: Project) -> list[Finding]:
+    """``amtool check-config`` on each Alertmanager config; one finding per failing config."""
+    amtool = str(prj.tool("amtool"))
+    findings = []
+    with tempfile.TemporaryDirectory(prefix="keelson-alertmanager-") as scratch:
+        for item in files:
+            path = Path(scratch) / item.name
+            path.write_text(item.text, encoding="utf-8")
+            done = _run([amtool, "check-config", str(path)])
+            if done.returncode != 0:
+                message = _first_problem(done.stderr + "\n" + done.stdout).replace(str(path), item.name)
+                findings.append(Finding(where, item.source, f"amtool check-config: {message}"))
+    return findings
+
+
+@dataclass(frozen=True)
+class RulesReport:
+    files: AlertingFiles
+    findings: tuple[Finding, ...]
+
+    @property
+    def detail(self) -> str:
+        files = self.files
+        return f"{len(files.rule_files)} rule file(s), {len(files.alertmanager)} Alertmanager config(s)"
+
+
+def check(objects: Sequence[Object], env: str, prj: Project | None = None) -> RulesReport:
+    """Both checks over one environment's render."""
+    prj = prj or project()
+    files = collect(objects)
+    findings = check_rule_files(files.rule_files, env, prj) + check_alertmanager(files.alertmanager, env, prj)
+    return RulesReport(files, tuple(findings))
+
+
+def unit_test(
+    test_files: Sequence[Path], rule_files: Iterable[ConfigFile], prj: Project | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``promtool test rules`` over unit-test files next to the rendered rule files.
+
+    promtool resolves a test's ``rule_files`` relative to the test file, so both go to one scratch
+    folder: a test names a rule file by its ConfigMap key (``keelson-app.yaml``).
+    """
+    prj = prj or project()
+    promtool = str(prj.tool("promtool"))
+    with tempfile.TemporaryDirectory(prefix="keelson-rule-tests-") as scratch:
+        for item in rule_files:
+            (Path(scratch) / item.name).write_text(item.text, encoding="utf-8")
+        names = []
+        for test in test_files:
+            target = Path(scratch) / f"test-{test.name}"
+            target.write_text(test.read_text(encoding="utf-8"), encoding="utf-8")
+            names.append(target.name)
+        try:
+            return subprocess.run(
+                [promtool, "test", "rules", *names],
+                cwd=scratch,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT * 5,
+                check=False,
+            )
+        except OSError as exc:
+            raise ToolError(f"promtool could not run: {exc}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise ToolError(f"promtool test rules took longer than {TIMEOUT * 5}s") from exc

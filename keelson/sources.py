@@ -1,0 +1,169 @@
+"""The two sides of a diff: what ``--against`` names, rendered to objects.
+
+    side = sources.resolve("staging", env="prod", prj=prj)      # another environment
+    side = sources.resolve("HEAD~1", env="prod", prj=prj)       # a git ref, from a temporary worktree
+    side = sources.resolve("0.1.0", env="prod", prj=prj)        # a published umbrella version
+    side = sources.resolve("last", env="prod", prj=prj)         # the env's last published release
+    side = sources.resolve("cluster", env="prod", prj=prj)      # helm get manifest (current context)
+
+A bare word is tried in that order: environment, ``cluster``, ``last``, a version in the
+repository index, then a git ref; ``git:REF`` and ``version:X`` say which one outright.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from keelson import check, git, helm, repository, values
+from keelson.errors import KeelsonError
+from keelson.package import ReleaseRecord, read_record
+from keelson.project import ENVS, NAMESPACE, OPTIONAL_APIS, RELEASE, UMBRELLA, Project
+from keelson.publish import RECORDS
+from keelson.staging import default_repo, dist_dir
+from keelson.yamlio import parse_all
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from keelson.models import Object
+
+
+class SourceError(KeelsonError):
+    """What ``--against`` names cannot be found or rendered."""
+
+
+@dataclass(frozen=True)
+class Side:
+    label: str  # how the report names it: "staging", "git HEAD~1 (1a2b3c4)", "keelson 0.1.0", "cluster"
+    kind: str  # env, git, version, last, cluster
+    objects: list[Object]
+
+
+def record_path(prj: Project, env: str, dist: Path | None = None) -> Path:
+    return (dist or dist_dir(prj)) / RECORDS / f"{env}.json"
+
+
+def render_env(
+    env: str, prj: Project, overlays: Sequence[Path | str] = ()
+) -> tuple[list[Object], dict[str, Any]]:
+    """``env`` checked (values, values schema) and rendered: the objects and the user values."""
+    report = check.check(env, overlays, prj, until="render")
+    if not report.ok:
+        raise SourceError(KeelsonError.from_findings(report.findings).message)
+    user = _user_values(env, overlays, prj)
+    return report.objects, user
+
+
+def _user_values(env: str, overlays: Sequence[Path | str], prj: Project) -> dict[str, Any]:
+    return values.load(env, overlays, prj).user
+
+
+def render_ref(ref: str, env: str, prj: Project) -> Side:
+    """``env`` as it was at ``ref``: that commit's charts/ and values/, this checkout's pinned tools."""
+    sha = git.resolve(prj.root, ref)
+    if sha is None:
+        raise SourceError(f'--against "{ref}": not a commit of {prj.root}')
+    with git.worktree(prj.root, sha) as tree:
+        for link in (".tools", ".venv"):
+            if (prj.root / link).exists() and not (tree / link).exists():
+                (tree / link).symlink_to((prj.root / link).resolve())
+        objects, _ = render_env(env, Project(tree))
+    return Side(f"git {ref} ({sha[:7]})", "git", objects)
+
+
+def _archive(repo_dir: Path, name: str, version: str) -> Path:
+    index = repository.load_index(repo_dir)
+    entry = repository.find(index, name, version)
+    if entry is None:
+        published = ", ".join(str(e.get("version")) for e in repository.versions(index, name)) or "none"
+        raise SourceError(f"{repo_dir}: {name} {version} is not published (published: {published})")
+    urls = entry.get("urls") or []
+    url = str(urls[0]) if urls else ""
+    if not url or "://" in url:
+        raise SourceError(f"{repo_dir}: {name} {version}: only archives next to the index can be rendered")
+    archive = repo_dir / url
+    if not archive.is_file():
+        raise SourceError(f"{repo_dir}: {name} {version}: {url} is in the index but not in the repository")
+    return archive
+
+
+def render_version(version: str, env: str, prj: Project, repo_dir: Path, values: dict[str, Any]) -> Side:
+    """The published umbrella ``version`` rendered with ``values``."""
+    archive = _archive(repo_dir, UMBRELLA, version)
+    objects = helm.render_archive(prj, archive, values, api_versions=OPTIONAL_APIS)
+    return Side(f"{UMBRELLA} {version}", "version", objects)
+
+
+def last_record(prj: Project, env: str, dist: Path | None = None) -> ReleaseRecord | None:
+    path = record_path(prj, env, dist)
+    return read_record(path) if path.is_file() else None
+
+
+def render_last(env: str, prj: Project, repo_dir: Path, dist: Path | None = None) -> Side | None:
+    """The env's last published release: its archive with the values it was released with."""
+    rec = last_record(prj, env, dist)
+    if rec is None:
+        return None
+    side = render_version(rec.version, env, prj, repo_dir, rec.values)
+    return Side(f"last {env} release ({rec.chart} {rec.version}, {rec.git_sha[:7]})", "last", side.objects)
+
+
+def cluster(prj: Project, release: str = RELEASE, namespace: str = NAMESPACE, binary: str = "helm") -> Side:
+    """The deployed release's manifest (``helm get manifest``) in the current kube context."""
+    command = helm.command(prj, binary)
+    try:
+        output = helm.call(
+            f"helm get manifest {release}",
+            lambda: command.run(["get", "manifest", release, "--namespace", namespace]),
+            SourceError,
+        )
+    except SourceError as exc:
+        if "not found" in exc.message:
+            where = f"namespace {namespace} of the current kube context"
+            raise SourceError(f"--against cluster: no release {release} in {where}") from exc
+        raise
+    objects = [doc for doc in parse_all(bytes(output).decode(), "helm get manifest") if isinstance(doc, dict)]
+    return Side(f"cluster ({release} in {namespace})", "cluster", objects)
+
+
+def resolve(
+    against: str,
+    *,
+    env: str,
+    prj: Project,
+    repo_dir: Path | None = None,
+    overlays: Sequence[Path | str] = (),
+) -> Side:
+    """Whatever ``against`` names, rendered (see the module's docstring for the forms)."""
+    repo = repo_dir or default_repo(prj)
+    kind, _, rest = against.partition(":")
+    if rest and kind in ("git", "version"):
+        against = rest
+    elif against in ENVS:
+        kind = "env"
+    elif against in ("cluster", "last"):
+        kind = against
+    elif repository.find(repository.load_index(repo), UMBRELLA, against) is not None:
+        kind = "version"
+    elif git.resolve(prj.root, against) is not None:
+        kind = "git"
+    else:
+        raise SourceError(
+            f'--against "{against}": not an environment ({", ".join(ENVS)}), "cluster", "last", '
+            f"a version published in {repo} or a git ref"
+        )
+    if kind == "env":
+        return Side(against, "env", render_env(against, prj)[0])
+    if kind == "cluster":
+        return cluster(prj)
+    if kind == "git":
+        return render_ref(against, env, prj)
+    if kind == "version":
+        return render_version(against, env, prj, repo, _user_values(env, overlays, prj))
+    side = render_last(env, prj, repo)
+    if side is None:
+        missing = record_path(prj, env)
+        raise SourceError(f"--against last: {env} has no published release yet ({missing} is missing)")
+    return side
