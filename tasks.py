@@ -140,7 +140,7 @@ def schema(c: Context, env: str | None = None, values: list[str] | None = None) 
 )
 @user_errors
 def check_(c: Context, env: str | None = None, all: bool = False, values: list[str] | None = None) -> None:
-    """Values, values schema, render and Kubernetes schemas; writes nothing."""
+    """Values, values schema, render, Kubernetes schemas, gates and rules; writes nothing."""
     if bool(env) == all:
         raise UsageError(f"give either --env ENV or --all (environments: {', '.join(ENVS)})")
     reports = (
