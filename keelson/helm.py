@@ -1,4 +1,4 @@
-"""The pinned helm through pyhelm3's Command, for the release stages (package, push, deploy, archives).
+"""The pinned helm through pyhelm3's Command, for every stage (render, package, push, deploy, archives).
 
 ``run`` turns a failed helm into one line of the caller's error class; ``render_archive`` renders
 a packaged chart (its dependencies are inside it, so nothing is built first).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from keelson.models import Object
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
+
+
+# pyhelm3 logs every failed command as a warning; the failure becomes one KeelsonError line instead,
+# and a stray log line would break the one-line error of the command line.
+logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
 
 
 def condense(stderr: bytes) -> str:

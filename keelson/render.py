@@ -9,10 +9,8 @@ git-ignored. A lock on the charts folder keeps parallel runs (pytest -n) from re
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import json
-import logging
 import os
 import re
 import shutil
@@ -21,9 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyhelm3 import errors as helm_errors
-from pyhelm3.command import Command
-
+from keelson import helm
 from keelson.charts import Chart, build_order, load_chart
 from keelson.errors import RenderError, ValuesError
 from keelson.project import KUBE_VERSIONS, NAMESPACE, RELEASE, Project, project
@@ -35,10 +31,6 @@ if TYPE_CHECKING:
     from keelson.models import Object
 
 _prepared: set[tuple[Path, str]] = set()
-# pyhelm3 logs every failed command as a warning; the failure becomes a RenderError instead, and a
-# stray log line would break the one-line error of the command line.
-logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
-
 
 @contextmanager
 def charts_lock(prj: Project, exclusive: bool) -> Iterator[None]:
@@ -48,28 +40,6 @@ def charts_lock(prj: Project, exclusive: bool) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
-
-
-def _condense(stderr: bytes) -> str:
-    """helm's stderr as one line: from its "Error:" line on, without warnings before it."""
-    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
-    starts = [i for i, line in enumerate(lines) if line.startswith("Error:")]
-    if starts:
-        lines = lines[starts[0] :]
-        lines[0] = lines[0].removeprefix("Error:").strip()
-    lines = [line for line in lines if not line.startswith("Use --debug flag")]
-    return " ".join(lines) or "helm failed without a message"
-
-
-def _helm(
-    prj: Project, helm_binary: str, args: Sequence[str], stdin: bytes | None = None, what: str = ""
-) -> bytes:
-    command = Command(executable=str(prj.tool(helm_binary)))
-    try:
-        output: bytes = asyncio.run(command.run(list(args), stdin))
-    except helm_errors.Error as exc:
-        raise RenderError(f"{helm_binary} {what}: {_condense(exc.stderr)}") from exc
-    return output
 
 
 def prepare_dependencies(
@@ -92,10 +62,10 @@ def prepare_dependencies(
         return
     with charts_lock(prj, exclusive=True):
         for chart in todo:
-            _helm(
+            helm.run(
                 prj,
-                helm_binary,
                 ["dependency", "update", "--skip-refresh", str(chart.path)],
+                binary=helm_binary,
                 what=f"dependency update {prj.display(chart.path)}",
             )
             _prepared.add((chart.path, helm_binary))
@@ -134,7 +104,13 @@ def render(
     for api in api_versions:
         args += ["--api-versions", api]
     with charts_lock(prj, exclusive=False):
-        output = _helm(prj, helm_binary, args, json.dumps(values).encode(), f"template {prj.display(chart)}")
+        output = helm.run(
+            prj,
+            args,
+            stdin=json.dumps(values).encode(),
+            binary=helm_binary,
+            what=f"template {prj.display(chart)}",
+        )
     try:
         documents = parse_all(output.decode(), f"helm template {prj.display(chart)}")
     except ValuesError as exc:
