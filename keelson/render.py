@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 _prepared: set[tuple[Path, str]] = set()
 
+
 @contextmanager
 def charts_lock(prj: Project, exclusive: bool) -> Iterator[None]:
     fd = os.open(prj.charts_dir, os.O_RDONLY)
