@@ -284,15 +284,3 @@ def published_project(factory: Any, target: Path) -> Project:
         _TEMPLATES["prod"] = template
     shutil.copytree(_TEMPLATES["prod"], target, symlinks=True)
     return Project(target)
-
-
-def one_error_line(done: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    """Exit status 1, no traceback, exactly one ``error:`` line on stderr holding ``fragments``."""
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "Traceback" not in done.stdout + done.stderr
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]

@@ -64,3 +64,15 @@ def invoke(*args: str, cwd: Path = REPO, root: Path | None = None) -> subprocess
         timeout=300,
         check=False,
     )
+
+
+def one_error_line(done: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """Exit status 1, no traceback, exactly one ``error:`` line on stderr holding ``fragments``."""
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]

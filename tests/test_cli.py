@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from support import REPO, copy_project, invoke, write
+from support import REPO, copy_project, invoke, one_error_line, write
 
 if TYPE_CHECKING:
-    import subprocess
     from pathlib import Path
 
 
@@ -24,17 +23,6 @@ def outputs(root: Path) -> set[tuple[str, int]]:
         if (root / folder).exists()
         for path in [root / folder, *(root / folder).rglob("*")]
     }
-
-
-def assert_one_error_line(done: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "Traceback" not in done.stdout + done.stderr
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
 
 
 def test_check_prod_succeeds() -> None:
@@ -89,24 +77,21 @@ def test_spoiled_overlay_fails_with_one_line(case: str, tmp_path: Path) -> None:
     file = write(tmp_path / "overlay.yaml", overlay)
     before = outputs(REPO)
     done = invoke("check", "--env", "prod", "--values", str(file))
-    line = assert_one_error_line(done, f"error: {file}", expected)
+    line = one_error_line(done, f"error: {file}", expected)
     assert "hunter2" not in done.stdout + done.stderr, "a secret value was echoed"
     assert outputs(REPO) == before, line
 
 
 def test_unknown_env_option() -> None:
     done = invoke("check", "--env", "qa")
-    assert (
-        assert_one_error_line(done)
-        == 'error: --env: "qa" is not an environment (allowed: dev, staging, prod)'
-    )
+    assert one_error_line(done) == 'error: --env: "qa" is not an environment (allowed: dev, staging, prod)'
 
 
 def test_broken_env_file_in_a_copy_of_the_repo(tmp_path: Path) -> None:
     prj = copy_project(REPO, tmp_path / "repo")
     (prj.values_dir / "prod.yaml").write_text("app: [unclosed\n")
     done = invoke("check", "--env", "prod", cwd=prj.root, root=prj.root)
-    assert_one_error_line(done, "error: values/prod.yaml:2:1: invalid YAML: ", "started at 1:6")
+    one_error_line(done, "error: values/prod.yaml:2:1: invalid YAML: ", "started at 1:6")
     assert not (prj.root / "build").exists()
     assert not (prj.root / "dist").exists()
 
@@ -115,7 +100,7 @@ def test_missing_tool_is_one_line(tmp_path: Path) -> None:
     prj = copy_project(REPO, tmp_path / "repo")
     (prj.root / ".tools").unlink()
     done = invoke("check", "--env", "dev", cwd=prj.root, root=prj.root)
-    assert assert_one_error_line(done) == "error: helm not found in .tools/bin; run scripts/bootstrap"
+    assert one_error_line(done) == "error: helm not found in .tools/bin; run scripts/bootstrap"
 
 
 def test_rules_checks_the_rule_files_and_alertmanager_config() -> None:
@@ -129,12 +114,12 @@ def test_rules_checks_the_rule_files_and_alertmanager_config() -> None:
 def test_rules_refuses_a_bad_burn_rate_with_one_line(tmp_path: Path) -> None:
     tier = "{factor: 2, longWindow: 1h, shortWindow: 5m, severity: warning, for: 5x}"
     bad = write(tmp_path / "bad.yaml", f"alerting:\n  burnRates:\n    - {tier}\n")
-    assert_one_error_line(invoke("rules", "--env", "dev", "--values", str(bad)), "alerting.burnRates[0].for")
+    one_error_line(invoke("rules", "--env", "dev", "--values", str(bad)), "alerting.burnRates[0].for")
 
 
 def test_check_needs_env_or_all() -> None:
-    assert_one_error_line(invoke("check"), "give either --env ENV or --all")
-    assert_one_error_line(invoke("check", "--env", "dev", "--all"), "give either --env ENV or --all")
+    one_error_line(invoke("check"), "give either --env ENV or --all")
+    one_error_line(invoke("check", "--env", "dev", "--all"), "give either --env ENV or --all")
 
 
 def test_check_all_runs_every_env() -> None:
@@ -149,7 +134,7 @@ def test_schema_lists_every_problem_and_ends_with_one_error_line(tmp_path: Path)
         tmp_path / "o.yaml", "app:\n  components:\n    backend:\n      replicas: -1\n      replcas: 3\n"
     )
     done = invoke("schema", "--env", "prod", "--values", str(file))
-    assert_one_error_line(done, "app.components.backend.replcas: unknown key", "(and 1 more, listed above)")
+    one_error_line(done, "app.components.backend.replcas: unknown key", "(and 1 more, listed above)")
     assert f"{file}: app.components.backend.replicas: -1 is below the minimum 0" in done.stdout
 
 
@@ -164,5 +149,5 @@ def test_template_writes_one_file_per_object(tmp_path: Path) -> None:
 def test_template_with_bad_values_writes_nothing(tmp_path: Path) -> None:
     file = write(tmp_path / "o.yaml", "global:\n  env: qa\n")
     done = invoke("template", "--env", "prod", "--out", str(tmp_path / "out"), "--values", str(file))
-    assert_one_error_line(done, 'global.env: "qa"')
+    one_error_line(done, 'global.env: "qa"')
     assert not (tmp_path / "out").exists()

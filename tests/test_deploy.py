@@ -7,8 +7,8 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
-from releasing import calls, git_project, one_error_line, stub_lint, use_fake_helm
-from support import REPO, copy_project, invoke
+from releasing import calls, git_project, stub_lint, use_fake_helm
+from support import REPO, copy_project, invoke, one_error_line
 
 from keelson import deploy, release
 

@@ -13,11 +13,10 @@ from releasing import (
     commit,
     git,
     git_project,
-    one_error_line,
     published_project,
     use_fake_helm,
 )
-from support import REPO, copy_project, invoke
+from support import REPO, copy_project, invoke, one_error_line
 
 if TYPE_CHECKING:
     import subprocess

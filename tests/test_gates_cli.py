@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from releasing import git_project, one_error_line, tree_hash
-from support import invoke, write
+from releasing import git_project, tree_hash
+from support import invoke, one_error_line, write
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -16,11 +16,10 @@ from releasing import (
     git_project,
     helm,
     helm_env,
-    one_error_line,
     published_project,
     serve,
 )
-from support import invoke
+from support import invoke, one_error_line
 
 from keelson.package import values_digest
 from keelson.values import load

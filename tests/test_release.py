@@ -16,7 +16,6 @@ from releasing import (
     git_project,
     helm,
     helm_env,
-    one_error_line,
     published_project,
     registry,
     serve,
@@ -24,7 +23,7 @@ from releasing import (
     tree_hash,
     use_fake_helm,
 )
-from support import invoke, write
+from support import invoke, one_error_line, write
 
 from keelson import release
 from keelson.errors import KeelsonError

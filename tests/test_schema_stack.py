@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from stack_support import BACKENDS
-from support import invoke, write
-from test_cli import assert_one_error_line
+from support import invoke, one_error_line, write
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,7 +22,7 @@ def test_more_replicas_on_filesystem_storage(tmp_path: Path, backend: str) -> No
     replicas = 3 if backend == "pyroscope" else 2
     file = write(tmp_path / "overlay.yaml", f"{backend}:\n  replicas: {replicas}\n")
     done = invoke("check", "--env", "dev", "--values", str(file))
-    line = assert_one_error_line(done, f"error: {file}: {backend}.replicas: ")
+    line = one_error_line(done, f"error: {file}: {backend}.replicas: ")
     assert "filesystem" in line
     assert str(replicas) in line.split(f"{backend}.replicas: ", 1)[1]
     assert "s3" in line  # what is allowed instead
@@ -32,7 +31,7 @@ def test_more_replicas_on_filesystem_storage(tmp_path: Path, backend: str) -> No
 def test_s3_in_prod_without_an_existing_secret(tmp_path: Path) -> None:
     file = write(tmp_path / "overlay.yaml", 'global:\n  storage:\n    s3:\n      existingSecret: ""\n')
     done = invoke("check", "--env", "prod", "--values", str(file))
-    line = assert_one_error_line(done, "storage.s3.existingSecret", "(and 3 more, listed above)")
+    line = one_error_line(done, "storage.s3.existingSecret", "(and 3 more, listed above)")
     everything = line + "\n" + done.stdout
     for backend in BACKENDS:
         assert f"{backend}.storage.s3.existingSecret: " in everything, backend
@@ -42,12 +41,12 @@ def test_s3_in_prod_without_an_existing_secret(tmp_path: Path) -> None:
 def test_one_backend_on_s3_without_a_secret_in_dev(tmp_path: Path) -> None:
     overlay = "loki:\n  storage:\n    backend: s3\n    s3:\n      bucket: keelson-dev-loki\n"
     done = invoke("check", "--env", "dev", "--values", str(write(tmp_path / "overlay.yaml", overlay)))
-    assert_one_error_line(done, "loki.storage.s3.")
+    one_error_line(done, "loki.storage.s3.")
     assert "loki.storage.s3.existingSecret: " in done.stdout + done.stderr
 
 
 def test_unknown_env(tmp_path: Path) -> None:
     file = write(tmp_path / "overlay.yaml", "global:\n  env: qa\n")
     done = invoke("check", "--env", "prod", "--values", str(file))
-    line = assert_one_error_line(done, f'error: {file}: global.env: "qa"')
+    line = one_error_line(done, f'error: {file}: global.env: "qa"')
     assert "dev, staging, prod" in line
