@@ -139,34 +139,29 @@ def _first_problem(output: str) -> str:
     return lines[0] if lines else "failed without a message"
 
 
-def check_rule_files(files: Iterable[ConfigFile], where: str, prj: Project) -> list[Finding]:
-    """``promtool check rules --lint=all --lint-fatal`` on each file; one finding per failing file."""
-    promtool = str(prj.tool("promtool"))
+def _check_each(files: Iterable[ConfigFile], where: str, command: list[str], label: str) -> list[Finding]:
+    """Run ``command FILE`` on each file written to a scratch folder; one finding per failing file."""
     findings = []
     with tempfile.TemporaryDirectory(prefix="keelson-rules-") as scratch:
         for item in files:
             path = Path(scratch) / item.name
             path.write_text(item.text, encoding="utf-8")
-            done = _run([promtool, "check", "rules", "--lint=all", "--lint-fatal", str(path)])
+            done = _run([*command, str(path)])
             if done.returncode != 0:
                 message = _first_problem(done.stderr + "\n" + done.stdout).replace(str(path), item.name)
-                findings.append(Finding(where, item.source, f"promtool check rules: {message}"))
+                findings.append(Finding(where, item.source, f"{label}: {message}"))
     return findings
+
+
+def check_rule_files(files: Iterable[ConfigFile], where: str, prj: Project) -> list[Finding]:
+    """``promtool check rules --lint=all --lint-fatal`` on each file; one finding per failing file."""
+    command = [str(prj.tool("promtool")), "check", "rules", "--lint=all", "--lint-fatal"]
+    return _check_each(files, where, command, "promtool check rules")
 
 
 def check_alertmanager(files: Iterable[ConfigFile], where: str, prj: Project) -> list[Finding]:
     """``amtool check-config`` on each Alertmanager config; one finding per failing config."""
-    amtool = str(prj.tool("amtool"))
-    findings = []
-    with tempfile.TemporaryDirectory(prefix="keelson-alertmanager-") as scratch:
-        for item in files:
-            path = Path(scratch) / item.name
-            path.write_text(item.text, encoding="utf-8")
-            done = _run([amtool, "check-config", str(path)])
-            if done.returncode != 0:
-                message = _first_problem(done.stderr + "\n" + done.stdout).replace(str(path), item.name)
-                findings.append(Finding(where, item.source, f"amtool check-config: {message}"))
-    return findings
+    return _check_each(files, where, [str(prj.tool("amtool")), "check-config"], "amtool check-config")
 
 
 @dataclass(frozen=True)
