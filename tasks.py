@@ -41,6 +41,11 @@ PRJ = project()
 os.environ["PATH"] = PRJ.path_env()
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The flags every rendering task shares.
+ENV_HELP = {
+    "env": "dev, staging or prod",
+    "values": "extra values file over values/<env>.yaml (repeatable)",
+}
 
 
 def user_errors(func: F) -> F:
@@ -121,7 +126,7 @@ def template(
     )
 
 
-@task(iterable=["values"], help={"env": "dev, staging or prod", "values": "extra values file (repeatable)"})
+@task(iterable=["values"], help=ENV_HELP)
 @user_errors
 def schema(c: Context, env: str | None = None, values: list[str] | None = None) -> None:
     """Check the merged values against every chart's values.schema.json; list every problem."""
@@ -133,9 +138,8 @@ def schema(c: Context, env: str | None = None, values: list[str] | None = None) 
     name="check",
     iterable=["values"],
     help={
-        "env": "dev, staging or prod",
+        **ENV_HELP,
         "all": "every environment",
-        "values": "extra values file over values/<env>.yaml (repeatable)",
     },
 )
 @user_errors
@@ -153,8 +157,7 @@ def check_(c: Context, env: str | None = None, all: bool = False, values: list[s
     name="gates",
     iterable=["values"],
     help={
-        "env": "dev, staging or prod",
-        "values": "extra values file over values/<env>.yaml (repeatable)",
+        **ENV_HELP,
         "json": "print the report as JSON instead of the table",
         "sarif": "also write a SARIF 2.1.0 log to this file (for code-scanning UIs)",
         "list_rules": "list the rules and exit",
@@ -196,9 +199,8 @@ def gates_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     name="rules",
     iterable=["values"],
     help={
-        "env": "dev, staging or prod",
+        **ENV_HELP,
         "all": "every environment",
-        "values": "extra values file over values/<env>.yaml (repeatable)",
     },
 )
 @user_errors
@@ -297,8 +299,7 @@ def diff(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     name="package",
     iterable=["values"],
     help={
-        "env": "dev, staging or prod",
-        "values": "extra values file over values/<env>.yaml (repeatable)",
+        **ENV_HELP,
         "repo": "the chart repository whose versions are checked (default dist/repo)",
         **SIGN_HELP,
     },
@@ -371,8 +372,7 @@ def _progress(stage: str, result: StageResult | None) -> None:
 @task(
     iterable=["values"],
     help={
-        "env": "dev, staging or prod",
-        "values": "extra values file over values/<env>.yaml (repeatable)",
+        **ENV_HELP,
         "repo": "the directory chart repository (default dist/repo)",
         "oci": "also push every chart with helm push to this oci://host/path",
         "plain_http": "talk plain HTTP to the OCI registry (a registry on loopback)",
