@@ -181,22 +181,42 @@ def test_every_container_has_liveness_and_readiness_probes(
             assert "readinessProbe" in c, f"{where} container {c['name']} has no readiness probe"
 
 
-def test_prod_backend_probes(rendered: Callable[[str], list[Object]]) -> None:
-    backend = container(find_object(rendered("prod"), "Deployment", BACKEND))
-    assert backend["livenessProbe"] == {
-        "httpGet": {"path": "/healthz", "port": "http"},
-        "initialDelaySeconds": 15,
+# The production overlay's probe timings for the backend, number by number.
+PROD_BACKEND_PROBES = {
+    "livenessProbe": {
+        "initialDelaySeconds": 30,
+        "periodSeconds": 30,
+        "timeoutSeconds": 10,
+        "failureThreshold": 3,
+    },
+    "readinessProbe": {
+        "initialDelaySeconds": 10,
         "periodSeconds": 10,
-        "timeoutSeconds": 3,
+        "timeoutSeconds": 5,
         "failureThreshold": 3,
-    }
-    assert backend["readinessProbe"] == {
-        "httpGet": {"path": "/ready", "port": "http"},
-        "initialDelaySeconds": 5,
-        "periodSeconds": 5,
-        "timeoutSeconds": 3,
-        "failureThreshold": 3,
-    }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("probe", "field"),
+    [(probe, field) for probe, fields in PROD_BACKEND_PROBES.items() for field in fields],
+)
+def test_prod_backend_probe_timing(rendered: Callable[[str], list[Object]], probe: str, field: str) -> None:
+    backend = container(find_object(rendered("prod"), "Deployment", BACKEND))
+    assert backend[probe][field] == PROD_BACKEND_PROBES[probe][field]
+
+
+def test_prod_backend_probes_check_health_and_readiness(rendered: Callable[[str], list[Object]]) -> None:
+    backend = container(find_object(rendered("prod"), "Deployment", BACKEND))
+    assert (
+        backend["livenessProbe"]
+        == {"httpGet": {"path": "/healthz", "port": "http"}} | PROD_BACKEND_PROBES["livenessProbe"]
+    )
+    assert (
+        backend["readinessProbe"]
+        == {"httpGet": {"path": "/ready", "port": "http"}} | PROD_BACKEND_PROBES["readinessProbe"]
+    )
 
 
 @pytest.mark.parametrize("name", [BACKEND, FRONTEND])
