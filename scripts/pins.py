@@ -90,7 +90,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
         first = number
         if pending is not None:
             first, before = pending
-            content = before + " " + content.strip()
+            content = before.rstrip() + " " + content.strip()
         if content.endswith("\\"):
             pending = (first, content[:-1])
             continue
