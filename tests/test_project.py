@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from support import REPO
+from support import REPO, invoke, one_error_line
 
 from keelson.errors import ToolError, ValuesError
 from keelson.project import ENVS, KUBE_VERSIONS, check_env, project
@@ -51,3 +52,42 @@ def test_display_is_relative_inside_the_root(tmp_path: Path) -> None:
     prj = project(tmp_path)
     assert prj.display(tmp_path / "values" / "prod.yaml") == "values/prod.yaml"
     assert prj.display(Path("/elsewhere/x.yaml")) == "/elsewhere/x.yaml"
+
+
+def _bootstrapped(root: Path, profile: str) -> None:
+    """What scripts/bootstrap leaves in .tools/profile.json (install_tools.py writes it)."""
+    (root / ".tools").mkdir(parents=True, exist_ok=True)
+    record = {"profile": profile, "tools": {"helm": "main", "kube-apiserver": "test", "checkov": "test"}}
+    (root / ".tools" / "profile.json").write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_a_missing_test_tool_says_run_bootstrap_test(tmp_path: Path) -> None:
+    _bootstrapped(tmp_path, "main")
+    prj = project(tmp_path)
+    assert prj.installed_profile() == "main"
+    with pytest.raises(
+        ToolError, match=r"^kube-apiserver not found in \.tools/bin; run scripts/bootstrap --test$"
+    ):
+        prj.tool("kube-apiserver")
+    with pytest.raises(ToolError, match=r"^pytest not found in \.venv/bin; run scripts/bootstrap --test$"):
+        prj.tool("pytest")
+    with pytest.raises(ToolError, match=r"^helm not found in \.tools/bin; run scripts/bootstrap$"):
+        prj.tool("helm")
+
+
+def test_installed_profile_is_none_before_bootstrap(tmp_path: Path) -> None:
+    assert project(tmp_path).installed_profile() is None
+    _bootstrapped(tmp_path, "test")
+    assert project(tmp_path).installed_profile() == "test"
+
+
+def test_invoke_test_refuses_a_main_only_bootstrap(tmp_path: Path) -> None:
+    """`invoke test` on a main-profile checkout stops at once with one line, running no linter."""
+    _bootstrapped(tmp_path, "main")
+    done = invoke("test", root=tmp_path)
+    assert done.returncode == 1
+    assert one_error_line(done) == (
+        "error: invoke test needs the test tools, and this checkout has the main profile; "
+        "run scripts/bootstrap --test"
+    )
+    assert done.stdout == ""
