@@ -16,7 +16,6 @@ terminal never start two clusters or stop one that is being started.
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import json
 import os
@@ -26,8 +25,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from keelson import clusterpki, clusterspec, daemons
 from keelson.errors import ClusterError, ToolError, UsageError
@@ -49,9 +46,6 @@ READY_SECONDS = {
     "kwok": 90.0,
 }
 NODES_READY_SECONDS = 120.0
-# Leases of kwok's nodes lag when the machine is busy; the default 40 s grace period would taint
-# the nodes not-ready and evict pods in the middle of a test.
-NODE_MONITOR_GRACE = "3m"
 _NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
 
 
@@ -159,99 +153,10 @@ def healthy(prj: Project, state: State) -> bool:
     return api.ok("/readyz") and len(ready_nodes(api)) == len(clusterspec.NODE_NAMES)
 
 
-def _kubeconfig(name: str, server: str, pki: clusterpki.Pki, identity: clusterpki.Identity) -> str:
-    def data(path: Path) -> str:
-        return base64.b64encode(path.read_bytes()).decode()
-
-    user = f"keelson-{name}-{identity.file}"
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {"name": name, "cluster": {"server": server, "certificate-authority-data": data(pki.ca_cert)}}
-        ],
-        "users": [
-            {
-                "name": user,
-                "user": {
-                    "client-certificate-data": data(pki.client_cert(identity)),
-                    "client-key-data": data(pki.client_key(identity)),
-                },
-            }
-        ],
-        "contexts": [{"name": f"keelson-{name}", "context": {"cluster": name, "user": user}}],
-        "current-context": f"keelson-{name}",
-    }
-    return yaml.safe_dump(config, sort_keys=False)
-
-
 def _write_private(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
     return path
-
-
-def _arguments(folder: Path, ports: dict[str, int], pki: clusterpki.Pki) -> dict[str, list[str]]:
-    """Each program's command line."""
-    etcd_url = f"http://127.0.0.1:{ports['etcd']}"
-    peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
-    serving = [f"--tls-cert-file={pki.serving_cert}", f"--tls-private-key-file={pki.serving_key}"]
-
-    def delegated(component: str) -> list[str]:
-        kubeconfig = folder / f"{component}.kubeconfig"
-        return [
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            f"--client-ca-file={pki.ca_cert}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={ports[component]}",
-            "--leader-elect=false",
-            *serving,
-        ]
-
-    return {
-        "etcd": [
-            "--name=keelson",
-            f"--data-dir={folder / 'etcd'}",
-            f"--listen-client-urls={etcd_url}",
-            f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls={peer_url}",
-            f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=keelson={peer_url}",
-            # Throwaway data on a shared disk: fsync latency would only slow every API call.
-            "--unsafe-no-fsync",
-        ],
-        "kube-apiserver": [
-            f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={ports['kube-apiserver']}",
-            *serving,
-            f"--client-ca-file={pki.ca_cert}",
-            "--authorization-mode=RBAC",
-            # The default admission plugins apply (PodSecurity, ServiceAccount, DefaultStorageClass, ...).
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={pki.service_account_pub}",
-            f"--service-account-signing-key-file={pki.service_account_key}",
-            f"--service-cluster-ip-range={clusterpki.SERVICE_CIDR}",
-            # The `kubernetes` Service cannot point at a loopback address; nothing in-cluster calls it.
-            "--endpoint-reconciler-type=none",
-            "--profiling=false",
-        ],
-        "kube-controller-manager": [
-            *delegated("kube-controller-manager"),
-            f"--root-ca-file={pki.ca_cert}",
-            f"--service-account-private-key-file={pki.service_account_key}",
-            "--use-service-account-credentials=true",
-            f"--service-cluster-ip-range={clusterpki.SERVICE_CIDR}",
-            f"--node-monitor-grace-period={NODE_MONITOR_GRACE}",
-            "--enable-hostpath-provisioner=true",
-            "--profiling=false",
-        ],
-        "kube-scheduler": [*delegated("kube-scheduler"), "--profiling=false"],
-        "kwok": [f"--kubeconfig={folder / 'kwok.kubeconfig'}", f"--config={folder / 'kwok.yaml'}"],
-    }
 
 
 def _programs(prj: Project) -> dict[str, Path]:
@@ -303,15 +208,15 @@ def _start(prj: Project, name: str, programs: dict[str, Path], share: Path) -> U
     )
     ports = {program: daemons.free_port() for program in PROGRAMS} | {"etcd-peer": daemons.free_port()}
     server = f"https://127.0.0.1:{ports['kube-apiserver']}"
-    _write_private(report.kubeconfig, _kubeconfig(name, server, pki, clusterpki.ADMIN))
+    _write_private(report.kubeconfig, clusterpki.kubeconfig(name, server, pki, clusterpki.ADMIN))
     for component, identity in (
         ("kube-controller-manager", clusterpki.CONTROLLER_MANAGER),
         ("kube-scheduler", clusterpki.SCHEDULER),
         ("kwok", clusterpki.KWOK),
     ):
-        _write_private(folder / f"{component}.kubeconfig", _kubeconfig(name, server, pki, identity))
+        _write_private(folder / f"{component}.kubeconfig", clusterpki.kubeconfig(name, server, pki, identity))
     (folder / "kwok.yaml").write_text(clusterspec.kwok_config(share, ports["kwok"]), encoding="utf-8")
-    arguments = _arguments(folder, ports, pki)
+    arguments = clusterspec.arguments(folder, ports, pki)
     state = State(name, ports, [])
     api = Endpoint(server, pki.ca_cert, pki.client_cert(clusterpki.ADMIN), pki.client_key(clusterpki.ADMIN))
 

@@ -11,11 +11,14 @@ gains no pin, and the few commands below are all a CA needs.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import yaml
 
 from keelson.errors import ClusterError, ToolError
 
@@ -165,3 +168,29 @@ def make(folder: Path) -> Pki:
     pki.service_account_key.chmod(0o600)
     _openssl("pkey", "-in", str(pki.service_account_key), "-pubout", "-out", str(pki.service_account_pub))
     return pki
+
+
+def kubeconfig(name: str, server: str, pki: Pki, identity: Identity) -> str:
+    def data(path: Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    user = f"keelson-{name}-{identity.file}"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": name, "cluster": {"server": server, "certificate-authority-data": data(pki.ca_cert)}}
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "client-certificate-data": data(pki.client_cert(identity)),
+                    "client-key-data": data(pki.client_key(identity)),
+                },
+            }
+        ],
+        "contexts": [{"name": f"keelson-{name}", "context": {"cluster": name, "user": user}}],
+        "current-context": f"keelson-{name}",
+    }
+    return yaml.safe_dump(config, sort_keys=False)

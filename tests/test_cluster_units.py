@@ -107,20 +107,22 @@ def test_kwok_config_sets_every_parallelism_option_and_the_stages() -> None:
         assert options[key] > 0, key
     assert options["serverAddress"] == "127.0.0.1:4321"
     assert options["manageAllNodes"] is False
-    assert [d["metadata"]["name"] for d in documents[1:]] == list(clusterspec.STAGES)
+    assert [d["metadata"]["name"] for d in documents[1:]] == [name for _, name in clusterspec.STAGES]
     assert {d["kind"] for d in documents[1:]} == {"Stage"}
 
 
 def test_missing_kwok_stages_are_named(tmp_path: Path) -> None:
-    (tmp_path / "node-initialize.yaml").write_text(
-        "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: Stage\nmetadata:\n  name: node-initialize\n",
-        encoding="utf-8",
-    )
+    stage = "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: Stage\nmetadata:\n  name: {}\n"
+    (tmp_path / "node" / "fast").mkdir(parents=True)
+    (tmp_path / "node" / "fast" / "node-initialize.yaml").write_text(stage.format("node-initialize"))
+    # The same name in another profile (kwok's pod/general has slow stages named like pod/fast's).
+    (tmp_path / "pod" / "general").mkdir(parents=True)
+    (tmp_path / "pod" / "general" / "pod-ready.yaml").write_text(stage.format("pod-ready"))
     with pytest.raises(ToolError) as caught:
         clusterspec.stage_documents(tmp_path)
     assert caught.value.message == (
-        "kwok stages node-heartbeat-with-lease, pod-ready, pod-complete, pod-delete not found in "
-        f"{tmp_path}; run scripts/bootstrap --test"
+        "kwok stages node/heartbeat-with-lease/node-heartbeat-with-lease, pod/fast/pod-ready, "
+        f"pod/fast/pod-complete, pod/fast/pod-delete not found in {tmp_path}; run scripts/bootstrap --test"
     )
 
 
