@@ -161,6 +161,9 @@ def arguments(folder: Path, ports: dict[str, int], pki: Pki) -> dict[str, list[s
             f"--kubeconfig={kubeconfig}",
             f"--authentication-kubeconfig={kubeconfig}",
             f"--authorization-kubeconfig={kubeconfig}",
+            # The client CA comes from the flag below; the requestheader one, which the API server
+            # does not publish here, would be looked up and logged as missing every few seconds.
+            "--authentication-skip-lookup=true",
             f"--client-ca-file={pki.ca_cert}",
             "--bind-address=127.0.0.1",
             f"--secure-port={ports[component]}",
@@ -188,6 +191,8 @@ def arguments(folder: Path, ports: dict[str, int], pki: Pki) -> dict[str, list[s
             *serving,
             f"--client-ca-file={pki.ca_cert}",
             "--authorization-mode=RBAC",
+            # As on kubeadm clusters: privileged pods are for admission (PodSecurity) to refuse.
+            "--allow-privileged=true",
             # The default admission plugins apply (PodSecurity, ServiceAccount, DefaultStorageClass, ...).
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={pki.service_account_pub}",

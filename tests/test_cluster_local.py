@@ -38,7 +38,8 @@ def test_three_ready_nodes_in_zones_a_b_c_with_room_for_pods(cluster: LocalClust
 
 def test_the_server_reports_its_real_version(cluster: LocalCluster) -> None:
     """Charts say kubeVersion >=1.30.0-0: a server built without version stamps (v0.0.0) refuses them."""
-    version = json.loads(cluster.kubectl("version", "-o", "json").stdout)["serverVersion"]
+    # kubectl exits 1 when it cannot parse the server's version; the JSON is printed all the same.
+    version = json.loads(cluster.kubectl("version", "-o", "json", check=False).stdout)["serverVersion"]
     assert version["gitVersion"] == "v1.35.4"
     assert (version["major"], version["minor"]) == ("1", "35")
 
