@@ -61,3 +61,7 @@ class LintError(KeelsonError):
 
 class UsageError(KeelsonError):
     """A task was called with options that do not go together."""
+
+
+class ClusterError(KeelsonError):
+    """The local control plane could not start, stop or answer."""
