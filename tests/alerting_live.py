@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 EVALUATION_INTERVAL = "5s"
 SECRETS_ROOT = "/etc/mimir/secrets"
-_FILE_SETTING = re.compile(r"^\s*\w+_file:\s*(\S+)\s*$", re.MULTILINE)
+_FILE_SETTING = re.compile(r"^[\s-]*\w+_file:\s*(\S+)\s*$", re.MULTILINE)
 
 
 def free_port() -> int:
