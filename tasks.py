@@ -145,7 +145,7 @@ def schema(c: Context, env: str | None = None, values: list[str] | None = None) 
 )
 @user_errors
 def check_(c: Context, env: str | None = None, all: bool = False, values: list[str] | None = None) -> None:
-    """Values, values schema, render, Kubernetes schemas, gates and rules; writes nothing."""
+    """Values, values schema, render, Kubernetes schemas, backend config models, gates, rules; no writes."""
     if bool(env) == all:
         raise UsageError(f"give either --env ENV or --all (environments: {', '.join(ENVS)})")
     reports = (

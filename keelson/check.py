@@ -1,5 +1,5 @@
-"""The check pipeline: values -> values schema -> render -> Kubernetes schemas -> gates -> alerting
-rules (promtool, amtool), per environment.
+"""The check pipeline: values -> values schema -> render -> Kubernetes schemas -> backend config
+models (Loki, Tempo, Mimir, Pyroscope) -> gates -> alerting rules (promtool, amtool), per environment.
 
 It stops at the first stage that fails and writes nothing: rendering stays in memory and the
 kubeconform input lives in a temporary folder that is removed afterwards. A missing tool
@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from keelson import configmodels, kubeschema, values, valuesschema
 from keelson import gates as gating
-from keelson import kubeschema, values, valuesschema
 from keelson import render as rendering
 from keelson import rules as alerting
 from keelson.errors import KeelsonError, ToolError
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from pathlib import Path
 
-STAGES = ("values", "schema", "render", "kube", "gates", "rules")
+STAGES = ("values", "schema", "render", "kube", "configs", "gates", "rules")
 
 
 @dataclass
@@ -79,10 +79,7 @@ def check(
         stage.detail = f"{len(report.objects)} objects"
     if not report.ok or until == "render":
         return report
-    with _stage(report, "kube") as stage:
-        stage.findings = kubeschema.validate(report.objects, env, versions, prj)
-        stage.detail = f"Kubernetes {', '.join(versions)}"
-    if not report.ok or until == "kube":
+    if not _check_rendered(report, versions, prj, until):
         return report
     with _stage(report, "gates") as stage:
         report.gates = gating.run(env, report.objects, merged.merged, values_source=merged.source_of)
@@ -94,6 +91,20 @@ def check(
     if not report.ok or until == "gates":
         return report
     return check_rules(report, prj)
+
+
+def _check_rendered(report: CheckReport, versions: Sequence[str], prj: Project, until: str) -> bool:
+    """The kube and configs stages over the render; True when the later stages should run."""
+    with _stage(report, "kube") as stage:
+        stage.findings = kubeschema.validate(report.objects, report.env, versions, prj)
+        stage.detail = f"Kubernetes {', '.join(versions)}"
+    if not report.ok or until == "kube":
+        return False
+    with _stage(report, "configs") as stage:
+        # The programs themselves are AGPL-3.0 and never built here: their models judge the configs.
+        stage.findings = configmodels.check(report.objects, report.env)
+        stage.detail = configmodels.summary(report.objects)
+    return report.ok and until != "configs"
 
 
 def check_rules(report: CheckReport, prj: Project | None = None) -> CheckReport:

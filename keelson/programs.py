@@ -7,8 +7,9 @@ would run. scripts/bootstrap builds the programs from their pinned module source
 - Alloy: ``alloy-fmt fmt FILE``: Alloy's own parser and printer (``alloy fmt``); the printed file must
   match the input token for token. Every component block must be one Alloy registers
   (``all.go`` of the pinned release) and every reference must name a declared component.
-- Tempo: the proxy serves no 2.x release, so no binary: every key of the config must be one of the
-  keys of Tempo's configuration reference (a fixture with its source named).
+
+Tempo (like Loki, Mimir and Pyroscope, an AGPL-3.0 program that is never built here) is judged by its
+config model in keelson/configmodels instead.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-import yaml
+from typing import TYPE_CHECKING
 
 from keelson.project import RELEASE
 
@@ -45,7 +44,6 @@ class Workload:
 
 
 WORKLOADS: dict[str, Workload] = {
-    "tempo": Workload("tempo", f"{RELEASE}-tempo", "tempo.yaml", "StatefulSet", f"{RELEASE}-tempo", "tempo"),
     "alloy-agent": Workload(
         "alloy-fmt", f"{RELEASE}-alloy-agent", "config.alloy", "DaemonSet", f"{RELEASE}-alloy-agent", "alloy"
     ),
@@ -154,39 +152,3 @@ def check_alloy(
     else:
         problems += alloy_graph_problems(source, registered_components(all_go.read_text(encoding="utf-8")))
     return Verdict(config, not problems, command, "\n".join(problems))
-
-
-# --- Tempo: key list -------------------------------------------------------------------------------
-
-
-def key_paths(value: Any, prefix: str = "") -> list[str]:
-    """Leaf key paths of a decoded YAML document: ``a.b``, ``a.list[].c``; scalar lists are leaves."""
-    if isinstance(value, dict):
-        if not value and prefix:
-            return [prefix]
-        paths: list[str] = []
-        for key, item in value.items():
-            paths += key_paths(item, f"{prefix}.{key}" if prefix else str(key))
-        return paths
-    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
-        return sorted({p for item in value for p in key_paths(item, f"{prefix}[]")})
-    return [prefix]
-
-
-def load_key_list(text: str) -> list[str]:
-    """A key list fixture: one dotted path a line (``*`` matches one key), ``#`` comments."""
-    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
-
-
-def _matches(path: str, pattern: str) -> bool:
-    regex = re.escape(pattern).replace(r"\*", r"[^.\[\]]+")
-    # A pattern ending in ``.*`` is an open map: any key below it, at any depth.
-    if pattern.endswith(".*"):
-        regex = regex.removesuffix(r"[^.\[\]]+") + r".+"
-    return re.fullmatch(regex, path) is not None
-
-
-def unknown_keys(config: str, known: Sequence[str]) -> list[str]:
-    """Leaf paths of the YAML ``config`` that no entry of ``known`` allows."""
-    document = yaml.safe_load(config) or {}
-    return [path for path in key_paths(document) if not any(_matches(path, k) for k in known)]

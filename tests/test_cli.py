@@ -32,7 +32,7 @@ def test_check_prod_succeeds() -> None:
     assert done.stderr == ""
     stages = [line.split()[:3] for line in done.stdout.splitlines()]
     assert stages == [
-        [stage, "prod", "ok"] for stage in ("values", "schema", "render", "kube", "gates", "rules")
+        [stage, "prod", "ok"] for stage in ("values", "schema", "render", "kube", "configs", "gates", "rules")
     ]
     assert outputs(REPO) == before
 

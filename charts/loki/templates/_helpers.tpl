@@ -122,7 +122,14 @@ S3 credentials are never here: the config names the environment variables that c
         "working_directory" "/var/loki/compactor"
         "retention_enabled" true
         "delete_request_store" $objectStore)
-      "limits_config" (dict "retention_period" (toString .Values.retention))
+      "limits_config" (dict
+        "retention_period" (toString .Values.retention)
+        "max_global_streams_per_user" (int .Values.limits.maxGlobalStreamsPerUser)
+        "max_streams_per_user" (int .Values.limits.maxStreamsPerUser)
+        "ingestion_rate_mb" .Values.limits.ingestionRateMb
+        "ingestion_burst_size_mb" .Values.limits.ingestionBurstSizeMb
+        "per_stream_rate_limit" (toString .Values.limits.perStreamRateLimit)
+        "max_label_names_per_series" (int .Values.limits.maxLabelNamesPerSeries))
       "analytics" (dict "reporting_enabled" .Values.reportingEnabled) -}}
 {{- toYaml (mergeOverwrite $config (deepCopy (.Values.extraConfig | default dict))) -}}
 {{- end -}}

@@ -252,7 +252,13 @@ The Mimir configuration file, built as a map and rendered with toYaml. Every wri
       "compactor" (dict "data_dir" "/data/compactor")
       "ingester" (dict "ring" (dict "replication_factor" $rf "tokens_file_path" "/data/tokens"))
       "store_gateway" (dict "sharding_ring" (dict "replication_factor" $rf))
-      "limits" (dict "compactor_blocks_retention_period" (toString $v.retention))
+      "limits" (dict
+          "compactor_blocks_retention_period" (toString $v.retention)
+          "max_global_series_per_user" (int $v.limits.maxGlobalSeriesPerUser)
+          "max_global_series_per_metric" (int $v.limits.maxGlobalSeriesPerMetric)
+          "ingestion_rate" $v.limits.ingestionRate
+          "ingestion_burst_size" (int $v.limits.ingestionBurstSize)
+          "max_label_names_per_series" (int $v.limits.maxLabelNamesPerSeries))
       "memberlist" (dict
           "join_members" (list (printf "dns+%s:7946" (include "mimir.serviceFqdn" (dict "context" . "name" (include "mimir.headlessName" .)))))
           "cluster_label" (include "mimir.clusterLabel" .)
