@@ -33,7 +33,7 @@ from keelson.errors import KeelsonError
 from keelson.project import Project, project
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
 RUN_ID = "KEELSON_TEST_RUN"
@@ -136,9 +136,16 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(RUN_ID, uuid.uuid4().hex[:8])
 
 
+def _uses_the_cluster(item: pytest.Item) -> bool:
+    """The test asks for this plugin's ``cluster`` (a test module may define a fixture of that name)."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions: Sequence[Any] = info.name2fixturedefs.get("cluster", ()) if info is not None else ()
+    return bool(definitions) and getattr(definitions[-1].func, "__module__", "") == __name__
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "cluster" in getattr(item, "fixturenames", ()):
+        if _uses_the_cluster(item):
             item.add_marker(pytest.mark.cluster)
 
 
