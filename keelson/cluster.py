@@ -46,6 +46,7 @@ READY_SECONDS = {
     "kwok": 90.0,
 }
 NODES_READY_SECONDS = 120.0
+NOT_READY_TAINTS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
 _NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
 
 
@@ -135,12 +136,18 @@ def _api(prj: Project, state: State) -> Endpoint:
 
 
 def ready_nodes(api: Endpoint) -> list[str]:
-    """Names of the kwok nodes whose Ready condition is True."""
+    """Names of the kwok nodes that are Ready and schedulable.
+
+    The node lifecycle controller taints a new node not-ready until it has seen it Ready, a moment
+    after kwok reported it so: until the taint is gone, the scheduler would not place a pod there.
+    """
     listing = api.get_json("/api/v1/nodes") or {}
     names = []
     for item in listing.get("items") or []:
         conditions = (item.get("status") or {}).get("conditions") or []
-        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+        taints = {t.get("key") for t in (item.get("spec") or {}).get("taints") or []}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        if ready and not taints & NOT_READY_TAINTS:
             names.append(str(item["metadata"]["name"]))
     return sorted(name for name in names if name in clusterspec.NODE_NAMES)
 

@@ -33,10 +33,12 @@ from keelson.errors import KeelsonError
 from keelson.project import Project, project
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
 RUN_ID = "KEELSON_TEST_RUN"
+# Every namespace a test run makes carries its run id, so it can be found and removed.
+RUN_LABEL = "keelson.test/run"
 COMMAND_SECONDS = 600
 # Pod Security: the project's pods must pass the restricted profile, so that is what a test
 # namespace enforces (and warns and audits on).
@@ -92,7 +94,7 @@ class LocalCluster:
         return list(loaded["items"]) if loaded.get("kind", "").endswith("List") else [loaded]
 
     def create_namespace(self, name: str, labels: dict[str, str] | None = None) -> str:
-        labels = RESTRICTED if labels is None else labels
+        labels = {**(RESTRICTED if labels is None else labels), RUN_LABEL: run_id()}
         manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
         self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
         # Pods are refused until the controller-manager has made the namespace's default account.
@@ -136,9 +138,16 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(RUN_ID, uuid.uuid4().hex[:8])
 
 
+def _uses_the_cluster(item: pytest.Item) -> bool:
+    """The test asks for this plugin's ``cluster`` (a test module may define a fixture of that name)."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions: Sequence[Any] = info.name2fixturedefs.get("cluster", ()) if info is not None else ()
+    return bool(definitions) and getattr(definitions[-1].func, "__module__", "") == __name__
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "cluster" in getattr(item, "fixturenames", ()):
+        if _uses_the_cluster(item):
             item.add_marker(pytest.mark.cluster)
 
 
@@ -149,6 +158,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     owner = _owner_file(prj)
     if owner.exists() and owner.read_text(encoding="utf-8").strip() == run_id():
         local_cluster.down(prj)
+    elif local_cluster.read_state(prj) is not None:
+        _clean_up(LocalCluster(prj, "", local_cluster.kubeconfig_path(prj)))
+
+
+def _clean_up(cluster: LocalCluster) -> None:
+    """On a cluster that stays up: uninstall this run's releases, then delete its namespaces."""
+    selector = f"{RUN_LABEL}={run_id()}"
+    namespaces = cluster.kubectl("get", "namespaces", "-l", selector, "-o", "name", check=False)
+    listed = cluster.helm("list", "--all-namespaces", "-o", "json", check=False)
+    if namespaces.returncode != 0 or listed.returncode != 0:
+        return
+    ours = {line.removeprefix("namespace/") for line in namespaces.stdout.split()}
+    for release in json.loads(listed.stdout or "[]"):
+        if release["namespace"] in ours:
+            cluster.helm("uninstall", release["name"], "-n", release["namespace"], check=False)
+    cluster.kubectl("delete", "namespaces", "-l", selector, "--wait=false", check=False)
 
 
 @pytest.fixture(scope="session")

@@ -184,7 +184,7 @@ def test_prod_pdbs_block_a_second_drain(cluster: LocalCluster) -> None:
             )  # fmt: skip
             first = _drain(cluster, drained, NODES[0], "120s")
             assert first.returncode == 0, first.stderr
-            second = _drain(cluster, drained, NODES[1], "20s")
+            second = _drain(cluster, drained, NODES[1], "10s")
             assert second.returncode != 0
             assert "Cannot evict pod as it would violate the pod's disruption budget" in second.stderr
             still_on_b = Counter(

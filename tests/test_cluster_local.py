@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -112,12 +111,10 @@ def test_a_claim_without_a_class_gets_the_default_and_is_bound(cluster: LocalClu
 
 @pytest.mark.cluster
 def test_cluster_up_is_idempotent_and_cluster_down_stops_exactly_what_it_started(tmp_path: Path) -> None:
-    """The README's commands on a clone: up, up again (nothing happens), down (its processes end)."""
+    """On a clone: up, up again (nothing happens), up after a crash (replaced), down (processes end)."""
     clone = copy_project(REPO, tmp_path / "clone")
-    started = time.monotonic()
     first = invoke("cluster-up", "--name", "ci", root=clone.root)
     assert first.returncode == 0, first.stderr
-    seconds = time.monotonic() - started
     lines = first.stdout.splitlines()
     assert [line.split()[0] for line in lines[:-1]] == [
         "certificates", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
@@ -129,18 +126,28 @@ def test_cluster_up_is_idempotent_and_cluster_down_stops_exactly_what_it_started
     assert state is not None
     assert [d.name for d in state.daemons] == list(local_cluster.PROGRAMS)
     assert all(daemons.alive(daemon) for daemon in state.daemons)
-    print(f"cold start of a second cluster (3 Ready nodes): {seconds:.1f}s")
 
     again = invoke("cluster-up", "--name", "ci", root=clone.root)
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[0].split()[:4] == ["cluster", "ci", "ok", "already"]
     assert local_cluster.read_state(clone) == state  # the same processes: nothing was restarted
 
+    # A cluster with a program gone is not healthy: up replaces all of it.
+    kwok = next(daemon for daemon in state.daemons if daemon.name == "kwok")
+    assert daemons.stop(kwok)
+    replaced = invoke("cluster-up", "--name", "ci", root=clone.root)
+    assert replaced.returncode == 0, replaced.stderr
+    assert replaced.stdout.splitlines()[-2].startswith("cluster                 ok")
+    renewed = local_cluster.read_state(clone)
+    assert renewed is not None
+    assert not any(daemons.alive(daemon) for daemon in state.daemons)
+    assert all(daemons.alive(daemon) for daemon in renewed.daemons)
+
     down = invoke("cluster-down", root=clone.root)
     assert down.returncode == 0, down.stderr
     assert (
         down.stdout.strip() == "stopped kwok, kube-scheduler, kube-controller-manager, kube-apiserver, etcd"
     )
-    assert not any(daemons.alive(daemon) for daemon in state.daemons)
+    assert not any(daemons.alive(daemon) for daemon in renewed.daemons)
     assert not (clone.root / ".cluster").exists()
     assert invoke("cluster-down", root=clone.root).stdout.strip() == "no cluster was running"
