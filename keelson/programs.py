@@ -4,9 +4,9 @@ The configs come from the rendered ConfigMaps, and the command line from the ren
 (its container args, with the config file moved to a scratch folder), so what is checked is what
 would run. scripts/bootstrap builds the programs from their pinned module source (scripts/pins.txt):
 
-- Alloy: Keelson's trimmed build of Alloy v1.18.0 (the components the charts use, nothing else):
-  ``alloy validate FILE``, and the ``alloy run`` command line of the rendered workload, which
-  tests/test_alloy.py starts on loopback.
+- Alloy: ``alloy-fmt fmt FILE``: Alloy's own parser and printer (``alloy fmt``); the printed file must
+  match the input token for token. Every component block must be one Alloy registers
+  (``all.go`` of the pinned release) and every reference must name a declared component.
 - Tempo: the proxy serves no 2.x release, so no binary: every key of the config must be one of the
   keys of Tempo's configuration reference (a fixture with its source named).
 """
@@ -47,10 +47,10 @@ class Workload:
 WORKLOADS: dict[str, Workload] = {
     "tempo": Workload("tempo", f"{RELEASE}-tempo", "tempo.yaml", "StatefulSet", f"{RELEASE}-tempo", "tempo"),
     "alloy-agent": Workload(
-        "alloy", f"{RELEASE}-alloy-agent", "config.alloy", "DaemonSet", f"{RELEASE}-alloy-agent", "alloy"
+        "alloy-fmt", f"{RELEASE}-alloy-agent", "config.alloy", "DaemonSet", f"{RELEASE}-alloy-agent", "alloy"
     ),
     "alloy-gateway": Workload(
-        "alloy",
+        "alloy-fmt",
         f"{RELEASE}-alloy-gateway",
         "config.alloy",
         "Deployment",
@@ -95,45 +95,65 @@ def _run(command: Sequence[str]) -> tuple[int, str]:
 
 # --- Alloy ---------------------------------------------------------------------------------------
 
-
-def container_args(objects: Sequence[Object], config: str) -> list[str]:
-    """The rendered container's args of ``config``'s workload (``run /etc/alloy/config.alloy ...``)."""
-    workload = WORKLOADS[config]
-    pod = _one(objects, workload.kind, workload.name)["spec"]["template"]["spec"]
-    [container] = [c for c in pod["containers"] if c["name"] == workload.container]
-    return [str(arg) for arg in container.get("args", [])]
+_COMPONENT_IMPORT = re.compile(r"//\s*Import\s+([a-z0-9_]+(?:\.[a-z0-9_]+)+)")
+_STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|//[^\n]*|/\*.*?\*/', re.DOTALL)
+_BLOCK = re.compile(r'^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)+)\s+"([^"]+)"\s*\{', re.MULTILINE)
+_DOTTED = re.compile(r"\b[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*){2,}\b")
 
 
-def alloy_run_command(
-    prj: Project, objects: Sequence[Object], config: str, *, config_file: Path, storage: Path, listen: str
-) -> list[str]:
-    """``alloy run`` as the rendered workload starts it, with the config file, the storage path and
-    the HTTP listen address (``host:port``) moved to the test's own: the other flags stay."""
-    args = container_args(objects, config)
-    if args[:1] != ["run"] or len(args) < 2:
-        raise LookupError(f"{config}: the container does not run `alloy run FILE` (args {args})")
-    moved = {"--server.http.listen-addr": listen, "--storage.path": str(storage)}
-    flags = [
-        f"{arg.split('=', 1)[0]}={moved[arg.split('=', 1)[0]]}" if arg.split("=", 1)[0] in moved else arg
-        for arg in args[2:]
+def registered_components(all_go: str) -> set[str]:
+    """Component names from Alloy's internal/component/all/all.go (``// Import x.y.z`` comments)."""
+    return set(_COMPONENT_IMPORT.findall(all_go))
+
+
+def alloy_graph_problems(text: str, components: set[str]) -> list[str]:
+    """Unregistered component blocks and references to components the file does not declare."""
+    declared = {(name, label) for name, label in _BLOCK.findall(text)}
+    problems = [
+        f'{name} "{label}": {name} is not a component of this Alloy release'
+        for name, label in sorted(declared)
+        if name not in components
     ]
-    missing = sorted(set(moved) - {arg.split("=", 1)[0] for arg in flags})
-    if missing:
-        raise LookupError(f"{config}: the container sets no {', '.join(missing)}")
-    return [str(prj.tool("alloy")), "run", str(config_file), *flags]
+    code = _STRINGS_AND_COMMENTS.sub('""', text)
+    for match in _DOTTED.finditer(code):
+        parts = match.group(0).split(".")
+        for cut in range(len(parts) - 1, 1, -1):
+            name = ".".join(parts[:cut])
+            if name in components:
+                if (name, parts[cut]) not in declared:
+                    problems.append(
+                        f'{match.group(0)} refers to {name} "{parts[cut]}", which is not declared'
+                    )
+                break
+    return problems
+
+
+def _tokens(text: str) -> list[str]:
+    return text.split()
 
 
 def check_alloy(
     prj: Project, objects: Sequence[Object], config: str, workdir: Path, text: str | None = None
 ) -> Verdict:
-    """``alloy validate``: Alloy parses the file, resolves every component against the ones this
-    build registers and every reference between them. Argument checks that only run when a
-    component is built (a batch bound below the batch size) need ``alloy run`` (tests/test_alloy.py)."""
-    binary = prj.tool("alloy")
+    """``alloy fmt`` (Alloy's parser and printer) plus the component and reference checks."""
+    binary = prj.tool("alloy-fmt")
+    source = config_text(objects, config) if text is None else text
     path = workdir / f"{config}.alloy"
-    path.write_text(config_text(objects, config) if text is None else text, encoding="utf-8")
-    status, output = _run((str(binary), "validate", str(path)))
-    return Verdict(config, status == 0, ("alloy", "validate", path.name), output)
+    path.write_text(source, encoding="utf-8")
+    status, output = _run((str(binary), "fmt", str(path)))
+    command = ("alloy-fmt", "fmt", path.name)
+    if status != 0:
+        return Verdict(config, False, command, output)
+    problems: list[str] = []
+    # The printer indents with tabs and packs inline objects; anything else it changed is a finding.
+    if "".join(_tokens(output)) != "".join(_tokens(source)):
+        problems.append("alloy fmt printed something else than the input (beyond whitespace)")
+    all_go = prj.root / ".tools" / "share" / "alloy-fmt" / "all.go"
+    if not all_go.is_file():
+        problems.append(f"{prj.display(all_go)} is missing; run scripts/bootstrap")
+    else:
+        problems += alloy_graph_problems(source, registered_components(all_go.read_text(encoding="utf-8")))
+    return Verdict(config, not problems, command, "\n".join(problems))
 
 
 # --- Tempo: key list -------------------------------------------------------------------------------

@@ -1,38 +1,34 @@
-"""The real Alloy on the rendered configs: the gateway carries the telemetry contract end to end.
+"""The gateway's processors, as Alloy v1.18.0 links them, on the rendered configs.
 
-scripts/bootstrap builds Alloy v1.18.0 (the chart's image version) with only the components the
-charts use (scripts/gosrc/alloy, scripts/pins.txt); a missing binary fails, never skips. Each env's
-gateway runs under ``alloy run`` with the rendered workload's flags, its listeners and exporters
-moved to loopback (tests/alloy_run.py): Tempo, Mimir and Loki are sinks the test runs
-(tests/alloy_sinks.py). The test sends one trace, one metric and one log over OTLP/HTTP JSON,
-each with the run keys and a wrong ``kfm.env``, and asserts field by field what arrives.
+No Alloy binary can be built from the Go module proxy (scripts/pins.txt lists the refused module
+versions), so ``alloy run`` cannot start the gateway here. What runs instead is the part of the
+gateway where the telemetry contract lives: ``otelcol-processors`` (scripts/gosrc/otelcol-processors,
+built by scripts/bootstrap inside the Alloy v1.18.0 module, so with Alloy's own versions of the
+OpenTelemetry Collector's transform processor, OTTL engine and batch processor). The test takes each
+env's rendered ``otelcol.processor.transform "contract"`` block, hands its statements to the real
+transform processor, sends one span, one data point and one log record through it, each with the run
+keys and a wrong ``kfm.env``, and asserts field by field what comes out. The exporters and
+``prometheus.relabel`` / ``loki.process`` after them are not run; tests/test_contract_alloy.py reads
+them from the render.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import secrets
 import subprocess
-import time
-import urllib.request
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from alloy_run import Loopback, exit_of, free_port, gateway_on_loopback, running_alloy
-from alloy_sinks import HttpSink, TraceSink
-from support import FIXTURE_PROJECT, REPO
+from stack_support import alloy_block, ottl_by_signal
+from support import REPO
 
 from keelson import programs, values
-from keelson.errors import ToolError
-from keelson.project import project
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
-
-    from alloy_wire import Entry, Series, Span
 
     from keelson.models import Object
     from keelson.project import Project
@@ -40,9 +36,9 @@ if TYPE_CHECKING:
 ENVS = ("dev", "staging", "prod")
 WRONG_ENV = "qa"  # what a misconfigured application claims; the gateway must overwrite it
 # The contract as data (charts/keelson/values.yaml; tests/test_contract_alloy.py pins it to DESIGN.md).
-CONTRACT = yaml.safe_load((REPO / "charts" / "keelson" / "values.yaml").read_text())["global"]["telemetry"][
-    "attributes"
-]
+CONTRACT: list[dict[str, Any]] = yaml.safe_load((REPO / "charts" / "keelson" / "values.yaml").read_text())[
+    "global"
+]["telemetry"]["attributes"]
 RUN = {
     "kfm.job.run_id": "run-20261130-42",
     "kfm.git.commit_sha": "9f1c2e7d4b3a5f6e7d8c9b0a1f2e3d4c5b6a7980",
@@ -53,146 +49,241 @@ RUN = {
     "kfm.pipeline.name": "nightly-ingest",
 }
 UNIX = {"kfm.job.started_at": 1764496800, "kfm.job.ended_at": 1764497130}
-# Grafana's Loki derived field before the fix (issue 10) and as the grafana chart renders it now.
+TRACE_ID, SPAN_ID = "5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174"
+SIGNALS = {"trace": "traces", "metric": "metrics", "log": "logs"}
+# Grafana's Loki derived field before the fix (issue 10).
 OLD_DERIVED_REGEX = r'(?:trace_id|traceID)"?\s*[=:]\s*"?([0-9a-fA-F]{16,32})'
 
 
-def _otlp_attributes(pairs: dict[str, str]) -> list[dict[str, Any]]:
+def _attributes(pairs: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"key": key, "value": {"stringValue": value}} for key, value in pairs.items()]
 
 
-def _resource(marker: str) -> dict[str, Any]:
-    return {
-        "attributes": _otlp_attributes(
-            {
-                "service.name": "keelson-contract-test",
-                "kfm.env": WRONG_ENV,
-                "deployment.environment": WRONG_ENV,
-                "k8s.cluster.name": "somewhere-else",
-                "test.marker": marker,
-            }
-        )
-    }
+def _plain(attributes: list[dict[str, Any]]) -> dict[str, Any]:
+    """OTLP/JSON attributes as a dict (int values come as strings in OTLP/JSON)."""
+    found: dict[str, Any] = {}
+    for pair in attributes:
+        [(kind, value)] = pair["value"].items()
+        found[pair["key"]] = int(value) if kind == "intValue" else value
+    return found
 
 
-def _post(url: str, payload: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        url, json.dumps(payload).encode(), {"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert answer.status == 200, answer.read()
-
-
-def _send(base: str, marker: str, trace_id: str) -> None:
-    """One span, one gauge point and one log record, each with the run keys and a wrong env."""
-    now = str(time.time_ns())
-    keys = _otlp_attributes({**RUN, "kfm.env": WRONG_ENV})
-    scope = {"scope": {"name": "keelson-test"}}
-    span = {
-        "traceId": trace_id,
-        "spanId": "0123456789abcdef",
-        "name": f"contract-{marker}",
-        "kind": 1,
-        "startTimeUnixNano": now,
-        "endTimeUnixNano": now,
-        "attributes": keys,
-    }
-    _post(
-        f"{base}/v1/traces",
-        {"resourceSpans": [{"resource": _resource(marker), "scopeSpans": [{**scope, "spans": [span]}]}]},
-    )
-    gauge = {
-        "name": "keelson_contract_test",
-        "gauge": {"dataPoints": [{"timeUnixNano": now, "asDouble": 42.0, "attributes": keys}]},
-    }
-    _post(
-        f"{base}/v1/metrics",
+RESOURCE = {
+    "attributes": _attributes(
         {
-            "resourceMetrics": [
-                {"resource": _resource(marker), "scopeMetrics": [{**scope, "metrics": [gauge]}]}
-            ]
-        },
+            "service.name": "keelson-contract-test",
+            "kfm.env": WRONG_ENV,
+            "deployment.environment": WRONG_ENV,
+            "k8s.cluster.name": "somewhere-else",
+        }
     )
-    record = {
-        "timeUnixNano": now,
-        "severityText": "INFO",
-        "body": {"stringValue": f"contract test {marker}"},
-        "traceId": trace_id,
-        "spanId": "0123456789abcdef",
-        "attributes": keys,
-    }
-    _post(
-        f"{base}/v1/logs",
-        {"resourceLogs": [{"resource": _resource(marker), "scopeLogs": [{**scope, "logRecords": [record]}]}]},
+}
+KEYS = _attributes({**RUN, "kfm.env": WRONG_ENV})
+SCOPE = {"scope": {"name": "keelson-test"}}
+NOW = "1764497200000000000"
+PAYLOADS = {
+    "trace": {
+        "resourceSpans": [
+            {
+                "resource": RESOURCE,
+                "scopeSpans": [
+                    {
+                        **SCOPE,
+                        "spans": [
+                            {
+                                "traceId": TRACE_ID,
+                                "spanId": SPAN_ID,
+                                "name": "nightly-ingest",
+                                "kind": 1,
+                                "startTimeUnixNano": NOW,
+                                "endTimeUnixNano": NOW,
+                                "attributes": KEYS,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    },
+    "metric": {
+        "resourceMetrics": [
+            {
+                "resource": RESOURCE,
+                "scopeMetrics": [
+                    {
+                        **SCOPE,
+                        "metrics": [
+                            {
+                                "name": "keelson_contract_test",
+                                "gauge": {
+                                    "dataPoints": [
+                                        {"timeUnixNano": NOW, "asDouble": 42.0, "attributes": KEYS}
+                                    ]
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    },
+    "log": {
+        "resourceLogs": [
+            {
+                "resource": RESOURCE,
+                "scopeLogs": [
+                    {
+                        **SCOPE,
+                        "logRecords": [
+                            {
+                                "timeUnixNano": NOW,
+                                "severityText": "INFO",
+                                "body": {"stringValue": "ingest finished"},
+                                "traceId": TRACE_ID,
+                                "spanId": SPAN_ID,
+                                "attributes": KEYS,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    },
+}
+
+
+def processor_config(gateway: str) -> dict[str, Any]:
+    """The transform processor's config from the rendered ``otelcol.processor.transform "contract"``,
+    as Alloy hands it to the collector: error_mode and [{context, statements}] per signal."""
+    body = alloy_block(gateway, "otelcol.processor.transform", "contract")
+    mode = re.search(r'error_mode\s*=\s*"(\w+)"', body)
+    assert mode, body[:200]
+    config: dict[str, Any] = {"error_mode": mode.group(1)}
+    for signal, contexts in ottl_by_signal(body).items():
+        config[f"{signal}_statements"] = [{"context": c, "statements": s} for c, s in contexts.items()]
+    return config
+
+
+def run_processors(prj: Project, args: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(prj.tool("otelcol-processors")), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
-def _stream_labels(entry: Entry) -> dict[str, str]:
-    return dict(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)="((?:\\.|[^"\\])*)"', entry.labels))
+def transformed(prj: Project, gateway: str, signal: str, tmp_path: Path) -> dict[str, Any]:
+    config = tmp_path / "transform.json"
+    config.write_text(json.dumps(processor_config(gateway)), encoding="utf-8")
+    done = run_processors(prj, ["transform", SIGNALS[signal], str(config)], json.dumps(PAYLOADS[signal]))
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
-def _expected_labels(env: str, cluster: str) -> dict[str, str]:
-    """Every canonical label of the contract with the values sent, env and cluster forced."""
-    labels = {"env": env, "cluster": cluster}
+def gateway_of(rendered: Callable[[str], list[Object]], env: str) -> str:
+    return programs.config_text(rendered(env), "alloy-gateway")
+
+
+def _expected_labels(env: str) -> dict[str, str]:
+    """Each canonical label with the value sent, both timestamp forms, and the env forced."""
+    labels = {"env": env}
     for item in CONTRACT:
-        if item["label"] == "env":
-            continue
-        labels[item["label"]] = RUN[item["attribute"]]
-        if item.get("timestamp"):
-            labels[f"{item['label']}_unix"] = str(UNIX[item["attribute"]])
+        if item["label"] != "env":
+            labels[item["label"]] = RUN[item["attribute"]]
+            if item.get("timestamp"):
+                labels[f"{item['label']}_unix"] = str(UNIX[item["attribute"]])
     return labels
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_gateway_stamps_the_contract_on_every_signal(
+def test_spans_keep_the_run_keys_and_get_the_env_and_cluster(
     rendered: Callable[[str], list[Object]], repo: Project, tmp_path: Path, env: str
 ) -> None:
-    objects = rendered(env)
     cluster = values.load(env, (), repo).merged["global"]["cluster"]
-    marker, trace_id = secrets.token_hex(4), secrets.token_hex(16)
-    with TraceSink() as tempo, HttpSink() as sink:
-        ports = Loopback(free_port(), free_port(), free_port(), tempo.endpoint, sink.url)
-        text = gateway_on_loopback(programs.config_text(objects, "alloy-gateway"), ports)
-        with running_alloy(repo, objects, "alloy-gateway", text, tmp_path, env={"POD_NAME": "gateway-test"}):
-            _send(f"http://127.0.0.1:{ports.otlp_http}", marker, trace_id)
-            spans: list[Span] = tempo.spans.wait_for(lambda s: s.name == f"contract-{marker}", "span")
-            series: list[Series] = sink.series.wait_for(
-                lambda s: s.labels.get("__name__") == "keelson_contract_test", "series"
-            )
-            entries: list[Entry] = sink.entries.wait_for(lambda e: marker in e.line, "log entry")
+    [resource_spans] = transformed(repo, gateway_of(rendered, env), "trace", tmp_path)["resourceSpans"]
+    resource = _plain(resource_spans["resource"]["attributes"])
+    assert (resource["kfm.env"], resource["deployment.environment"]) == (env, env)
+    assert (resource["k8s.cluster.name"], resource["cluster"]) == (cluster, cluster)
+    [span] = resource_spans["scopeSpans"][0]["spans"]
+    assert span["traceId"] == TRACE_ID
+    attributes = _plain(span["attributes"])
+    assert attributes["kfm.env"] == env
+    assert {key: attributes[key] for key in RUN} == RUN
+    assert {key: attributes[f"{key}_unix"] for key in UNIX} == UNIX
 
-    expected = _expected_labels(env, cluster)
-    # Traces: the resource gets env and cluster; the span keeps the canonical keys (env forced) and
-    # gains the unix twins of the timestamps.
-    [span] = spans
-    assert span.trace_id == trace_id
-    assert span.resource["kfm.env"] == env
-    assert span.resource["deployment.environment"] == env
-    assert span.resource["k8s.cluster.name"] == cluster
-    assert span.resource["cluster"] == cluster
-    assert span.attributes["kfm.env"] == env
-    for key, value in RUN.items():
-        assert span.attributes[key] == value, key
-    for key, seconds in UNIX.items():
-        assert span.attributes[f"{key}_unix"] == seconds, key
-    # Metrics: each canonical attribute became its label; no kfm.* attribute survives as a label.
-    [point] = series
-    for label, value in expected.items():
-        assert point.labels.get(label) == value, (label, point.labels)
-    assert not [name for name in point.labels if name.startswith("kfm")], point.labels
-    assert [value for _, value in point.samples] == [42.0]
-    # Logs: stream labels, the run timestamps as structured metadata, env forced.
-    [entry] = entries
-    labels = {**_stream_labels(entry), **entry.metadata}
-    for label, value in expected.items():
-        assert labels.get(label) == value, (label, labels)
-    assert {"started_at", "started_at_unix", "ended_at", "ended_at_unix"} <= set(entry.metadata)
-    # The Loki -> Tempo link: Grafana's derived field finds the trace id in the line Alloy wrote.
-    assert f'"traceid":"{trace_id}"' in entry.line
+
+@pytest.mark.parametrize("env", ENVS)
+def test_data_points_carry_every_canonical_label(
+    rendered: Callable[[str], list[Object]], repo: Project, tmp_path: Path, env: str
+) -> None:
+    [resource_metrics] = transformed(repo, gateway_of(rendered, env), "metric", tmp_path)["resourceMetrics"]
+    assert _plain(resource_metrics["resource"]["attributes"])["kfm.env"] == env
+    [metric] = resource_metrics["scopeMetrics"][0]["metrics"]
+    [point] = metric["gauge"]["dataPoints"]
+    labels = {key: str(value) for key, value in _plain(point["attributes"]).items()}
+    # The canonical attributes leave the point: a series carries each value once, as its label.
+    assert labels == _expected_labels(env)
+    assert point["asDouble"] == 42.0
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_log_records_carry_the_labels_and_the_loki_hints(
+    rendered: Callable[[str], list[Object]], repo: Project, tmp_path: Path, env: str
+) -> None:
+    [resource_logs] = transformed(repo, gateway_of(rendered, env), "log", tmp_path)["resourceLogs"]
+    resource = _plain(resource_logs["resource"]["attributes"])
+    assert resource["kfm.env"] == env
+    assert resource["loki.resource.labels"] == "service.name, service.namespace"
+    [record] = resource_logs["scopeLogs"][0]["logRecords"]
+    attributes = _plain(record["attributes"])
+    expected = _expected_labels(env)
+    assert {label: str(attributes[label]) for label in expected} == expected
+    # otelcol.exporter.loki turns exactly these attributes into Loki labels.
+    assert [label.strip() for label in attributes["loki.attribute.labels"].split(",")] == list(expected)
+    assert {key: attributes[key] for key in RUN} == RUN  # the canonical keys stay in the line too
+    assert record["traceId"] == TRACE_ID
+
+
+def loki_json_line(record: dict[str, Any], resource: dict[str, Any], scope: str) -> str:
+    """The line otelcol.exporter.loki writes for a record (its default JSON format): the field names
+    and order of ``lokiEntry`` in pkg/translator/loki/encode.go of opentelemetry-collector-contrib,
+    which Alloy v1.18.0 uses at v0.153.0 (the proxy serves that module at no version, so this is a
+    model of the line, written from that source, not the program's own output)."""
+    entry = {
+        "body": record["body"]["stringValue"],
+        "traceid": record["traceId"],
+        "spanid": record["spanId"],
+        "severity": record["severityText"],
+        "attributes": _plain(record["attributes"]),
+        "resources": _plain(resource["attributes"]),
+        "instrumentation_scope": {"name": scope},
+    }
+    return json.dumps(entry, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_grafana_finds_the_trace_id_in_the_gateway_log_line(
+    rendered: Callable[[str], list[Object]], repo: Project, tmp_path: Path, env: str
+) -> None:
+    [resource_logs] = transformed(repo, gateway_of(rendered, env), "log", tmp_path)["resourceLogs"]
+    [record] = resource_logs["scopeLogs"][0]["logRecords"]
+    line = loki_json_line(record, resource_logs["resource"], resource_logs["scopeLogs"][0]["scope"]["name"])
+    assert f'"traceid":"{TRACE_ID}"' in line
     [derived] = _derived_fields(rendered(env))
-    assert derived["matcherType"] == "regex"
-    assert [m.group(1) for m in re.finditer(derived["matcherRegex"], entry.line)] == [trace_id]
-    assert re.search(OLD_DERIVED_REGEX, entry.line) is None  # the field before the fix found nothing
+    assert (derived["name"], derived["matcherType"], derived["datasourceUid"]) == (
+        "trace_id",
+        "regex",
+        "tempo",
+    )
+    assert [m.group(1) for m in re.finditer(derived["matcherRegex"], line)] == [TRACE_ID]
+    assert re.search(OLD_DERIVED_REGEX, line) is None  # the field before the fix found nothing
+    # The exporter's logfmt form (`loki.format` hint "logfmt") and applications' own lines match too.
+    for other in (f"msg=done traceID={TRACE_ID} spanID={SPAN_ID}", f'{{"trace_id":"{TRACE_ID}"}}'):
+        assert [m.group(1) for m in re.finditer(derived["matcherRegex"], other)] == [TRACE_ID]
 
 
 def _derived_fields(objects: list[Object]) -> list[dict[str, Any]]:
@@ -207,190 +298,95 @@ def _derived_fields(objects: list[Object]) -> list[dict[str, Any]]:
     return fields
 
 
-# --- Spoiled configs are refused ------------------------------------------------------------------
-
-GATEWAY_SPOILS = {
-    # Alloy's default send_batch_max_size (3000) is below the chart's send_batch_size: the defect of
-    # issue 10, which `alloy validate` does not see and `alloy run` refuses at load.
-    "batch size over its default bound": (
-        "  send_batch_max_size = 8192\n",
-        "",
-        "send_batch_max_size must be greater or equal to send_batch_size",
-    ),
-    "misspelt component": (
-        'otelcol.processor.batch "default" {',
-        'otelcol.processor.bacth "default" {',
-        "otelcol.processor.bacth",
-    ),
-    "dangling reference": (
-        "logs    = [otelcol.exporter.loki.loki.input]",
-        "logs    = [otelcol.exporter.loki.lokii.input]",
-        "lokii",
-    ),
-}
+# --- The batch processor: Alloy's default bound (3000) against the chart's size ------------------
 
 
-@pytest.mark.parametrize("spoil", GATEWAY_SPOILS)
-def test_alloy_run_refuses_a_spoiled_gateway(
-    rendered: Callable[[str], list[Object]], repo: Project, tmp_path: Path, spoil: str
-) -> None:
-    old, new, said = GATEWAY_SPOILS[spoil]
-    objects = rendered("prod")
-    with TraceSink() as tempo, HttpSink() as sink:
-        ports = Loopback(free_port(), free_port(), free_port(), tempo.endpoint, sink.url)
-        text = gateway_on_loopback(programs.config_text(objects, "alloy-gateway"), ports)
-        assert old in text
-        spoiled = text.replace(old, new, 1)
-        with running_alloy(
-            repo, objects, "alloy-gateway", spoiled, tmp_path, env={"POD_NAME": "t"}, wait_ready=False
-        ) as alloy:
-            assert exit_of(alloy) != 0
-            assert said in alloy.output()
+def batch_sizes(gateway: str) -> tuple[int, int]:
+    """send_batch_size and send_batch_max_size of the rendered batch block; a missing bound is
+    Alloy v1.18.0's default, read from its otelcol.processor.batch source that bootstrap keeps."""
+    body = alloy_block(gateway, "otelcol.processor.batch", "default")
+    size = re.search(r"^\s*send_batch_size\s*=\s*(\d+)$", body, re.MULTILINE)
+    bound = re.search(r"^\s*send_batch_max_size\s*=\s*(\d+)$", body, re.MULTILINE)
+    assert size, body
+    if bound:
+        return int(size.group(1)), int(bound.group(1))
+    source = (REPO / ".tools" / "share" / "otelcol-processors" / "batch.go").read_text(encoding="utf-8")
+    default = re.search(r"^\s*SendBatchMaxSize:\s*(\d+),", source, re.MULTILINE)
+    assert default, "no SendBatchMaxSize default in Alloy's batch.go"
+    return int(size.group(1)), int(default.group(1))
 
 
 @pytest.mark.parametrize("env", ENVS)
-@pytest.mark.parametrize("config", ["alloy-agent", "alloy-gateway"])
-def test_alloy_validate_accepts_the_rendered_config(
-    rendered: Callable[[str], list[Object]], repo: Project, tmp_path: Path, env: str, config: str
+def test_the_batch_processor_accepts_the_rendered_sizes(
+    rendered: Callable[[str], list[Object]], repo: Project, env: str
 ) -> None:
-    verdict = programs.check_alloy(repo, rendered(env), config, tmp_path)
-    assert verdict.ok, str(verdict)
+    done = run_processors(repo, ["batch", *map(str, batch_sizes(gateway_of(rendered, env)))])
+    assert done.returncode == 0, done.stderr
 
 
-AGENT_SPOILS = {
-    "misspelt component": (
-        'loki.source.kubernetes "pods" {',
-        'loki.source.kubernets "pods" {',
-        "loki.source.kubernets",
-    ),
-    "dangling reference": (
-        "forward_to = [loki.write.loki.receiver]",
-        "forward_to = [loki.write.lokii.receiver]",
-        "lokii",
-    ),
-    "unterminated string": ('role = "pod"', 'role = "pod', ""),
-    # A component Alloy v1.18.0 has but this build leaves out is refused like an unknown one.
-    "component left out of the build": ('loki.process "pod_logs" {', 'loki.echo "pod_logs" {', "loki.echo"),
+def test_without_the_bound_alloys_default_refuses_the_chart_batch_size(
+    rendered: Callable[[str], list[Object]], repo: Project
+) -> None:
+    """The gateway of issue 10: send_batch_size 8192 and no bound, so Alloy's 3000 applies."""
+    gateway = gateway_of(rendered, "prod")
+    assert "  send_batch_max_size = 8192\n" in gateway
+    sizes = batch_sizes(gateway.replace("  send_batch_max_size = 8192\n", ""))
+    assert sizes == (8192, 3000)
+    done = run_processors(repo, ["batch", *map(str, sizes)])
+    assert done.returncode == 1
+    assert "send_batch_max_size must be greater or equal to send_batch_size" in done.stderr
+
+
+# --- Spoiled statements are refused by the real OTTL parser ---------------------------------------
+
+
+SPOILED_STATEMENTS = {
+    "misspelt function": ("UnixSeconds(Time(", "UnixSecond(Time(", "UnixSecond"),
+    "unknown context": ('context    = "datapoint"', 'context    = "datapoints"', "datapoints"),
+    "unknown path": ('set(attributes["env"]', 'set(attribute["env"]', "attribute"),
 }
 
 
-@pytest.mark.parametrize("spoil", AGENT_SPOILS)
-def test_alloy_validate_refuses_a_spoiled_agent(
+@pytest.mark.parametrize("spoil", SPOILED_STATEMENTS)
+def test_the_transform_processor_refuses_spoiled_statements(
     rendered: Callable[[str], list[Object]], repo: Project, tmp_path: Path, spoil: str
 ) -> None:
-    old, new, said = AGENT_SPOILS[spoil]
-    objects = rendered("prod")
-    text = programs.config_text(objects, "alloy-agent")
-    assert old in text
-    verdict = programs.check_alloy(repo, objects, "alloy-agent", tmp_path, text.replace(old, new, 1))
-    assert not verdict.ok, str(verdict)
-    assert said in verdict.output
+    old, new, said = SPOILED_STATEMENTS[spoil]
+    gateway = gateway_of(rendered, "prod")
+    assert old in gateway
+    config = tmp_path / "transform.json"
+    config.write_text(json.dumps(processor_config(gateway.replace(old, new, 1))), encoding="utf-8")
+    done = run_processors(repo, ["transform", "metrics", str(config)], json.dumps(PAYLOADS["metric"]))
+    assert done.returncode == 1, done.stdout
+    assert said in done.stderr
 
 
-# --- The agent: loads, and goes on to the Kubernetes API ------------------------------------------
+# --- The build links no AGPL module ---------------------------------------------------------------
 
-
-def _agent_on_loopback(text: str, kubeconfig: Path, sink_url: str) -> str:
-    """Every Kubernetes client reads ``kubeconfig`` (the in-cluster service account is not there)."""
-    text = text.replace(
-        'discovery.kubernetes "pods" {\n',
-        f'discovery.kubernetes "pods" {{\n  kubeconfig_file = "{kubeconfig}"\n',
-    )
-    text = text.replace(
-        'discovery.kubernetes "nodes" {\n',
-        f'discovery.kubernetes "nodes" {{\n  kubeconfig_file = "{kubeconfig}"\n',
-    )
-    text = text.replace(
-        'loki.source.kubernetes "pods" {\n',
-        f'loki.source.kubernetes "pods" {{\n  client {{\n    kubeconfig_file = "{kubeconfig}"\n  }}\n\n',
-    )
-    assert text.count(f'kubeconfig_file = "{kubeconfig}"') == 3, text
-    text = text.replace('"http://keelson-mimir:8080/api/v1/push"', f'"{sink_url}/api/v1/push"')
-    return text.replace('"http://keelson-loki:3100/loki/api/v1/push"', f'"{sink_url}/loki/api/v1/push"')
-
-
-@pytest.mark.parametrize("env", ENVS)
-def test_agent_loads_and_turns_to_the_kubernetes_api(
-    rendered: Callable[[str], list[Object]], repo: Project, tmp_path: Path, env: str
-) -> None:
-    """No control plane here: the API server is a loopback port nobody listens on, so the agent
-    loads every component and its Kubernetes clients then fail to connect, which is as far as a
-    config can go without a cluster."""
-    objects = rendered(env)
-    api = f"127.0.0.1:{free_port()}"
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "none", "cluster": {"server": f"http://{api}"}}],
-                "users": [{"name": "none", "user": {}}],
-                "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
-                "current-context": "none",
-            }
-        ),
-        encoding="utf-8",
-    )
-    with HttpSink() as sink:
-        text = _agent_on_loopback(programs.config_text(objects, "alloy-agent"), kubeconfig, sink.url)
-        with running_alloy(
-            repo, objects, "alloy-agent", text, tmp_path, env={"NODE_NAME": "node-a"}
-        ) as alloy:
-            deadline = time.monotonic() + 60
-            while api not in alloy.output() and time.monotonic() < deadline:
-                time.sleep(0.5)
-            assert api in alloy.output(), alloy.output()
-            assert alloy.process.poll() is None
-
-
-# --- The build: only the charts' components, and no AGPL module ----------------------------------
-
-ALL_GO = REPO / "scripts" / "gosrc" / "alloy" / "internal" / "component" / "all" / "all.go"
-AGPL_MODULES = (
+AGPL_MODULES = {
+    "github.com/grafana/loki",
     "github.com/grafana/loki/v3",
     "github.com/grafana/tempo",
     "github.com/grafana/mimir",
     "github.com/grafana/pyroscope",
     "github.com/grafana/grafana",
-)
+}
 
 
-def test_the_build_registers_exactly_the_components_the_charts_configure(
-    rendered: Callable[[str], list[Object]],
-) -> None:
-    registered = set(re.findall(r"//\s*Import\s+([a-z0-9_]+(?:\.[a-z0-9_]+)+)", ALL_GO.read_text()))
-    used = {
-        name
-        for env in ENVS
-        for config in ("alloy-agent", "alloy-gateway")
-        for name in re.findall(
-            r'^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)+)\s+"[^"]+"\s*\{',
-            programs.config_text(rendered(env), config),
-            re.MULTILINE,
-        )
-    }
-    assert registered == used
-
-
-def test_the_binary_links_no_agpl_module(repo: Project) -> None:
+def test_otelcol_processors_links_alloys_versions_and_no_agpl_module(repo: Project) -> None:
     done = subprocess.run(
-        ["go", "version", "-m", str(repo.tool("alloy"))],
+        ["go", "version", "-m", str(repo.tool("otelcol-processors"))],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    modules = {line.split()[1] for line in done.stdout.splitlines() if line.split()[:1] in (["dep"], ["=>"])}
-    assert "github.com/grafana/alloy" in done.stdout
-    assert len(modules) > 100  # the module list is there: a check over an empty list would pass anything
-    assert sorted(m for m in modules if m.startswith(AGPL_MODULES)) == []
-
-
-def test_a_missing_alloy_fails_and_says_to_run_bootstrap(
-    rendered: Callable[[str], list[Object]], tmp_path: Path
-) -> None:
-    """Not a skip: bootstrap always builds Alloy, so its absence is a broken checkout."""
-    bare = project(FIXTURE_PROJECT)  # a project without .tools
-    with pytest.raises(ToolError, match=r"alloy not found in \.tools/bin; run scripts/bootstrap"):
-        programs.check_alloy(bare, rendered("dev"), "alloy-agent", tmp_path)
+    modules = dict(line.split()[1:3] for line in done.stdout.splitlines() if line.split()[:1] == ["dep"])
+    assert (
+        modules["github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"]
+        == "v0.153.0"
+    )
+    assert modules["github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl"] == "v0.153.0"
+    assert modules["go.opentelemetry.io/collector/processor/batchprocessor"] == "v0.153.0"
+    refused = [m for m in modules if m in AGPL_MODULES or m.startswith("github.com/grafana/grafana/")]
+    assert refused == []
