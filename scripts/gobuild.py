@@ -156,6 +156,26 @@ def _prepare_copy(pin: Pin, src: Path, root: Path, share: Path, env: dict[str, s
             _placeholder(src, value)
 
 
+def _refuse_linked(pin: Pin, binary: Path, env: dict[str, str]) -> None:
+    """Fail when the binary links a module the pin refuses (a licence the project does not take).
+
+    ``refuse=<module>`` names one module; ``refuse=<prefix>/...`` every module below the prefix too.
+    """
+    refused = pin.all("refuse")
+    if not refused:
+        return
+    listing = _run(["go", "version", "-m", str(binary)], binary.parent, env)
+    linked = {words[1] for words in map(str.split, listing.splitlines()) if len(words) > 1 and words[0] in ("dep", "=>")}
+    hits = sorted(
+        module
+        for module in linked
+        for rule in refused
+        if module == rule or (rule.endswith("/...") and (module + "/").startswith(rule[:-3]))
+    )
+    if hits:
+        raise BuildError(f"{binary.name} links {', '.join(hits)}, which pins.txt refuses")
+
+
 def build_gosrc(pin: Pin, out: Path, root: Path, env: dict[str, str]) -> None:
     bin_dir = out / "bin"
     bin_dir.mkdir(parents=True)
@@ -174,3 +194,4 @@ def build_gosrc(pin: Pin, out: Path, root: Path, env: dict[str, str]) -> None:
                 src,
                 env,
             )
+            _refuse_linked(pin, bin_dir / name, env)

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 PROFILES: tuple[str, ...] = ("main", "test")
 KINDS: frozenset[str] = frozenset({"go", "gosrc", "venv", "pypi"})
-# Options each kind accepts (key=value words after the fixed columns); `replace` and `keep` and
-# `ldflag` may repeat. Anything else is refused, so a typo cannot silently build something else.
+# Options each kind accepts (key=value words after the fixed columns); `replace`, `keep`, `ldflag`
+# and `refuse` may repeat. Anything else is refused, so a typo cannot silently build something else.
 OPTIONS: dict[str, frozenset[str]] = {
     "go": frozenset({"module", "source", "replace", "keep", "ldflag"}),
     "gosrc": frozenset(
@@ -30,6 +30,7 @@ OPTIONS: dict[str, frozenset[str]] = {
             "keep",
             "placeholder",
             "ldflag",
+            "refuse",
         }
     ),
     "venv": frozenset({"lock"}),

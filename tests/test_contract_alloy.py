@@ -24,10 +24,11 @@ from stack_support import (
     ottl_by_signal,
     pod_spec,
 )
-from support import REPO, find_object
+from support import REPO, find_object, invoke, one_error_line, write
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from keelson.models import Object
 
@@ -383,3 +384,21 @@ def test_app_components_send_otlp_to_the_gateway(
     assert service_ports[4318] == "otlp-http"
     attributes = dict(item.split("=", 1) for item in env_vars["OTEL_RESOURCE_ATTRIBUTES"].split(","))
     assert attributes == {"deployment.environment": env, "kfm.env": env, "service.namespace": "keelson"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_gateway_batch_sets_both_sizes_with_the_bound_above_the_trigger(
+    rendered: Callable[[str], list[Object]], env: str
+) -> None:
+    """otelcol.processor.batch defaults send_batch_max_size to 3000 and refuses one below the size."""
+    batch = alloy_block(alloy_config(rendered(env), GATEWAY), "otelcol.processor.batch", "default")
+    sizes = dict(re.findall(r"^\s*(send_batch(?:_max)?_size)\s*=\s*(\d+)$", batch, re.MULTILINE))
+    assert sizes == {"send_batch_size": "8192", "send_batch_max_size": "8192"}
+
+
+def test_a_batch_bound_below_the_batch_size_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    overlay = write(tmp_path / "batch.yaml", "alloy:\n  gateway:\n    batch:\n      sendBatchMaxSize: 4096\n")
+    out = tmp_path / "out"
+    done = invoke("template", "--env", "prod", "--values", str(overlay), "--out", str(out))
+    one_error_line(done, "gateway.batch.sendBatchMaxSize is below gateway.batch.sendBatchSize")
+    assert not out.exists()

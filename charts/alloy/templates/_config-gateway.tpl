@@ -193,13 +193,21 @@ otelcol.processor.transform "contract" {
 }
 {{- end -}}
 
-{{/* Batches, then one exporter per signal. */}}
+{{/*
+Batches, then one exporter per signal. otelcol.processor.batch refuses at load (not at `alloy
+validate`) a send_batch_max_size below send_batch_size, and the values schema cannot compare two
+keys, so the render refuses it here.
+*/}}
 {{- define "alloy.config.gateway.exporters" -}}
 {{- $b := .Values.gateway.batch -}}
 {{- $t := .Values.endpoints.tempo -}}
+{{- if lt (int $b.sendBatchMaxSize) (int $b.sendBatchSize) -}}
+{{- fail "alloy: gateway.batch.sendBatchMaxSize is below gateway.batch.sendBatchSize; Alloy refuses to load such a batch processor (allowed: sendBatchMaxSize >= sendBatchSize)" -}}
+{{- end -}}
 otelcol.processor.batch "default" {
-  timeout         = {{ $b.timeout | quote }}
-  send_batch_size = {{ $b.sendBatchSize }}
+  timeout             = {{ $b.timeout | quote }}
+  send_batch_size     = {{ $b.sendBatchSize }}
+  send_batch_max_size = {{ $b.sendBatchMaxSize }}
 
   output {
     metrics = [otelcol.exporter.prometheus.mimir.input]

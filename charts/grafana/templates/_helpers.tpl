@@ -181,17 +181,13 @@ datasources:
       maxLines: {{ $ds.loki.maxLines }}
       {{- if $ds.tempo.enabled }}
       derivedFields:
-        # OTLP logs carry the trace id as structured metadata `trace_id`.
+        # The trace id in the line. Alloy's otelcol.exporter.loki (the gateway, for OTLP logs) writes
+        # it into its JSON line as "traceid":"<32 hex>", and puts it in no label or structured
+        # metadata; applications' own lines use trace_id=..., traceID=... or "trace_id":"...".
+        # Grafana runs the regex in the browser, case-sensitively: each spelling is listed.
         - name: trace_id
-          matcherType: label
-          matcherRegex: trace_id
-          datasourceUid: tempo
-          url: "$${__value.raw}"
-          urlDisplayLabel: View trace
-        # Plain log lines: trace_id=..., traceID=..., "trace_id":"...", "traceID":"...".
-        - name: traceID
           matcherType: regex
-          matcherRegex: '(?:trace_id|traceID)"?\s*[=:]\s*"?([0-9a-fA-F]{16,32})'
+          matcherRegex: '(?:traceid|trace_id|traceID)"?\s*[=:]\s*"?([0-9a-fA-F]{16,32})'
           datasourceUid: tempo
           url: "$${__value.raw}"
           urlDisplayLabel: View trace
