@@ -86,11 +86,15 @@ def crash_point() -> None:
         os._exit(137)
 
 
-def describe(exc: OSError) -> str:
-    """One short line for a filesystem error: the path and what went wrong, never a whole listing."""
+def describe(exc: OSError, path: Path | None = None) -> str:
+    """One short line for a filesystem error: the path and what went wrong, never a whole listing.
+
+    ``path``: the file being written, for errors (a failed write) that carry no file name.
+    """
     what = _SHORT.get(exc.errno or 0) or (exc.strerror or type(exc).__name__).lower()
     name = errno.errorcode.get(exc.errno or 0, "")
-    where = f"{exc.filename}: " if exc.filename else ""
+    filename = exc.filename or path
+    where = f"{filename}: " if filename else ""
     return f"{where}{what}" + (f" ({name})" if name else "")
 
 
@@ -278,7 +282,7 @@ class Staging:
             draft.rename(self.path / JOURNAL)  # the commit point
             _fsync_dir(self.path)
         except OSError as exc:
-            raise WriteError(f"{describe(exc)}; nothing was written") from None
+            raise WriteError(f"{describe(exc, draft)}; nothing was written") from None
         self._pending = True
         try:
             for number, (staged, target) in enumerate(moves):

@@ -1,0 +1,144 @@
+"""A kill at every file operation of the write stage leaves dist/ old or new, as the next command sees it.
+
+The write stage ends the process like ``kill -9`` (``os._exit(137)``) before its Nth file operation
+when ``KEELSON_CRASH_AT=N`` (keelson/staging.py). Each test crashes a real ``invoke publish`` (or
+a release) at N = 1, 2, ... until a run gets through, and after each crash runs the real next
+command, ``invoke diff --against last``, which reads what the last write left. dist/ must then be
+byte for byte the state before the write or the state an uninterrupted write makes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from typing import TYPE_CHECKING
+
+import pytest
+import yaml
+from releasing import commit, git_project, tree_hash
+from support import REPO
+
+from keelson import staging
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+EPOCH = "1767225600"  # SOURCE_DATE_EPOCH: the index's generated stamp is the same in every run
+ROUNDS = 3  # the whole sweep of kill points, three times in a row
+
+
+def run(prj_root: Path, args: Sequence[str], crash_at: int | None = None) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != staging.CRASH_AT}
+    env |= {"KEELSON_ROOT": str(prj_root), "SOURCE_DATE_EPOCH": EPOCH}
+    if crash_at is not None:
+        env[staging.CRASH_AT] = str(crash_at)
+    return subprocess.run(
+        list(args), cwd=prj_root, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+INVOKE = str(REPO / ".venv" / "bin" / "invoke")
+# The release with lint skipped (tests/test_lint.py covers it): a minute of lint per kill point
+# would make the sweep take an hour. Everything from the values to the write stage is real.
+RELEASE = textwrap.dedent(
+    """
+    import sys
+    from unittest import mock
+    from keelson import release
+    from keelson.project import project
+    with mock.patch("keelson.release.linting.run", return_value=[]):
+        report = release.run("dev", prj=project())  # KEELSON_ROOT: the copy under test
+    sys.exit(0 if report.ok else 1)
+    """
+)
+
+
+def bump(root: Path) -> None:
+    """A new app chart version (and umbrella), committed: the next write adds archives."""
+    for chart in ("app", "keelson"):
+        path = root / "charts" / chart / "Chart.yaml"
+        data = yaml.safe_load(path.read_text())
+        major, minor, patch = (int(part) for part in str(data["version"]).split("."))
+        path.write_text(
+            path.read_text().replace(
+                f"version: {data['version']}", f"version: {major}.{minor}.{patch + 1}", 1
+            )
+        )
+    commit(root, "bump app and keelson")
+
+
+def sweep(template: Path, work: Path, command: Sequence[str]) -> list[str]:
+    """Crash ``command`` at every kill point; returns old/new per point (the last run is not killed)."""
+    old = tree_hash(template / "dist")
+    reference = work / "reference"
+    shutil.copytree(template, reference, symlinks=True)
+    done = run(reference, command)
+    assert done.returncode == 0, done.stdout + done.stderr
+    new = tree_hash(reference / "dist")
+    assert new != old
+    shutil.rmtree(reference)
+    seen: list[str] = []
+    point = 1
+    while True:
+        root = work / f"point-{point}"
+        shutil.copytree(template, root, symlinks=True)
+        crashed = run(root, command, crash_at=point)
+        assert crashed.returncode in {0, 137}, crashed.stdout + crashed.stderr
+        after = run(root, [INVOKE, "diff", "--env", "dev", "--against", "last"])
+        assert after.returncode == 0, after.stdout + after.stderr
+        state = tree_hash(root / "dist")
+        assert state in {old, new}, f"kill point {point}: dist/ is neither the old nor the new state"
+        assert not list((root / "dist").rglob(".staging-*")), f"kill point {point}: debris left"
+        seen.append("new" if state == new else "old")
+        shutil.rmtree(root)
+        if crashed.returncode == 0:
+            return seen
+        point += 1
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dev packaged and published once, then a bumped chart packaged: ready for ``invoke publish``."""
+    root = tmp_path_factory.mktemp("crash") / "project"
+    git_project(root)
+    for args in (["package", "--env", "dev"], ["publish", "--env", "dev"]):
+        done = run(root, [INVOKE, *args])
+        assert done.returncode == 0, done.stdout + done.stderr
+    bump(root)
+    done = run(root, [INVOKE, "package", "--env", "dev"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root
+
+
+@pytest.mark.parametrize("round_", range(1, ROUNDS + 1))
+def test_publish_killed_at_every_file_operation(packaged: Path, tmp_path: Path, round_: int) -> None:
+    seen = sweep(packaged, tmp_path, [INVOKE, "publish", "--env", "dev"])
+    # Before the journal is renamed into place (2 operations) the old state; every later kill is
+    # completed by the next command.
+    assert seen[:2] == ["old", "old"], seen
+    assert set(seen[2:]) == {"new"}, seen
+    print(f"round {round_}: {len(seen)} runs, kill points {len(seen) - 1}: {' '.join(seen)}")
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dev released once (lint skipped), then a bumped chart committed: ready for the next release."""
+    root = tmp_path_factory.mktemp("crash-release") / "project"
+    git_project(root)
+    done = run(root, [sys.executable, "-c", RELEASE])
+    assert done.returncode == 0, done.stdout + done.stderr
+    bump(root)
+    return root
+
+
+@pytest.mark.parametrize("round_", range(1, ROUNDS + 1))
+def test_release_killed_at_every_file_operation(released: Path, tmp_path: Path, round_: int) -> None:
+    seen = sweep(released, tmp_path, [sys.executable, "-c", RELEASE])
+    # The staged record and the journal come before the commit point.
+    assert seen[:3] == ["old", "old", "old"], seen
+    assert set(seen[3:]) == {"new"}, seen
+    print(f"round {round_}: {len(seen)} runs, kill points {len(seen) - 1}: {' '.join(seen)}")
