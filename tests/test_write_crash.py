@@ -17,11 +17,12 @@ import textwrap
 from typing import TYPE_CHECKING
 
 import pytest
-import yaml
-from releasing import commit, git_project, tree_hash
+from releasing import git_project, tree_hash
 from support import REPO
+from test_release import bump
 
 from keelson import staging
+from keelson.project import Project
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -55,20 +56,6 @@ RELEASE = textwrap.dedent(
     sys.exit(0 if report.ok else 1)
     """
 )
-
-
-def bump(root: Path) -> None:
-    """A new app chart version (and umbrella), committed: the next write adds archives."""
-    for chart in ("app", "keelson"):
-        path = root / "charts" / chart / "Chart.yaml"
-        data = yaml.safe_load(path.read_text())
-        major, minor, patch = (int(part) for part in str(data["version"]).split("."))
-        path.write_text(
-            path.read_text().replace(
-                f"version: {data['version']}", f"version: {major}.{minor}.{patch + 1}", 1
-            )
-        )
-    commit(root, "bump app and keelson")
 
 
 def sweep(template: Path, work: Path, command: Sequence[str]) -> list[str]:
@@ -108,7 +95,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for args in (["package", "--env", "dev"], ["publish", "--env", "dev"]):
         done = run(root, [INVOKE, *args])
         assert done.returncode == 0, done.stdout + done.stderr
-    bump(root)
+    bump(Project(root))
     done = run(root, [INVOKE, "package", "--env", "dev"])
     assert done.returncode == 0, done.stdout + done.stderr
     return root
@@ -131,7 +118,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git_project(root)
     done = run(root, [sys.executable, "-c", RELEASE])
     assert done.returncode == 0, done.stdout + done.stderr
-    bump(root)
+    bump(Project(root))
     return root
 
 
