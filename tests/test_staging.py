@@ -16,8 +16,10 @@ from keelson import repository, staging
 from keelson.staging import Staging, WriteError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    Mount = Callable[..., Path]
 
 
 def old_state(dist: Path) -> None:
@@ -183,7 +185,7 @@ def test_a_kill_at_any_file_operation_leaves_the_old_or_the_new_state(tmp_path: 
 
 
 @pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Any]:
+def tmpfs(tmp_path: Path) -> Iterator[Mount]:
     """Make tmpfs mounts (sized) under tmp_path on demand; all unmounted after the test."""
     mounts: list[Path] = []
 
@@ -202,7 +204,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Any]:
         subprocess.run(["umount", str(point)], check=False)
 
 
-def test_a_repository_on_another_filesystem_is_staged_there(tmp_path: Path, tmpfs: Any) -> None:
+def test_a_repository_on_another_filesystem_is_staged_there(tmp_path: Path, tmpfs: Mount) -> None:
     other = tmpfs("other")
     dist = tmp_path / "dist"
     old_state(dist)
@@ -221,7 +223,7 @@ def test_a_repository_on_another_filesystem_is_staged_there(tmp_path: Path, tmpf
     assert not list(repo.glob(".staging-*"))
 
 
-def test_a_kill_with_the_repository_on_another_filesystem(tmp_path: Path, tmpfs: Any) -> None:
+def test_a_kill_with_the_repository_on_another_filesystem(tmp_path: Path, tmpfs: Mount) -> None:
     other = tmpfs("other")
 
     def repo_of(dist: Path, point: int) -> Path:
@@ -253,7 +255,7 @@ def fill(path: Path) -> int:
 
 
 def test_a_full_disk_at_the_commit_ends_in_one_short_line_and_changes_nothing(
-    tmp_path: Path, tmpfs: Any
+    tmp_path: Path, tmpfs: Mount
 ) -> None:
     tiny = tmpfs("tiny", size="64k")
     dist = tiny / "dist"
@@ -270,7 +272,7 @@ def test_a_full_disk_at_the_commit_ends_in_one_short_line_and_changes_nothing(
     assert tree_hash(dist) == before
 
 
-def test_a_read_only_dist_ends_in_one_short_line(tmp_path: Path, tmpfs: Any) -> None:
+def test_a_read_only_dist_ends_in_one_short_line(tmp_path: Path, tmpfs: Mount) -> None:
     frozen = tmpfs("frozen", read_only=True)
     with pytest.raises(WriteError) as caught, Staging(frozen / "dist"):
         pass
