@@ -33,7 +33,7 @@ from keelson.package import (
     sha256_file,
     write_record,
 )
-from keelson.staging import Staging, default_repo, dist_dir
+from keelson.staging import Staging, WriteError, default_repo, describe, dist_dir
 from keelson.yamlio import parse
 
 if TYPE_CHECKING:
@@ -226,12 +226,15 @@ def run(
             f"{prj.display(folder)}: nothing packaged for {env}; run invoke package --env {env}"
         )
     packaged = load_packages(folder, prj)
-    with Staging(dist) as stage, repository.lock(repo):
-        plan = prepare(packaged, repo, stage.area(repo), now=now())
-        pushed = tuple(push_oci(prj, packaged, oci, plain_http=plain_http)) if oci else ()
-        record = replace(packaged.record, oci=tuple(push.reference for push in pushed))
-        staged_record = stage.path / "record.json"
-        write_record(record, staged_record)
-        target = dist / RECORDS / f"{env}.json"
-        stage.commit([*moves(plan), (staged_record, target)], locks=[repo])
+    try:
+        with Staging(dist) as stage, repository.lock(repo):
+            plan = prepare(packaged, repo, stage.area(repo), now=now())
+            pushed = tuple(push_oci(prj, packaged, oci, plain_http=plain_http)) if oci else ()
+            record = replace(packaged.record, oci=tuple(push.reference for push in pushed))
+            staged_record = stage.path / "record.json"
+            write_record(record, staged_record)
+            target = dist / RECORDS / f"{env}.json"
+            stage.commit([*moves(plan), (staged_record, target)], locks=[repo])
+    except OSError as exc:  # a full or read-only disk while staging: nothing was moved yet
+        raise WriteError(f"{describe(exc)}; nothing was published") from None
     return PublishResult(plan, pushed, record, target)

@@ -184,7 +184,10 @@ def lock(repo_dir: Path) -> Iterator[None]:
     """
     created = not repo_dir.exists()
     while True:
-        repo_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            repo_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RepositoryError(staging.describe(exc)) from None
         fd = os.open(repo_dir, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(fd, fcntl.LOCK_EX)
         with contextlib.suppress(FileNotFoundError):

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 from releasing import git_project, tree_hash
-from support import REPO
+from support import REPO, one_error_line
 from test_release import bump
 
 from keelson import staging
 from keelson.project import Project
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
 EPOCH = "1767225600"  # SOURCE_DATE_EPOCH: the index's generated stamp is the same in every run
@@ -129,3 +129,61 @@ def test_release_killed_at_every_file_operation(released: Path, tmp_path: Path, 
     assert seen[:3] == ["old", "old", "old"], seen
     assert set(seen[3:]) == {"new"}, seen
     print(f"round {round_}: {len(seen)} runs, kill points {len(seen) - 1}: {' '.join(seen)}")
+
+
+@pytest.fixture
+def mounts(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """tmpfs mounts under tmp_path on demand (root only), unmounted after the test."""
+    made: list[Path] = []
+
+    def mount(name: str, options: str) -> Path:
+        point = tmp_path / name
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], check=False)
+        if done.returncode != 0:
+            pytest.skip("mounting a tmpfs needs root")
+        made.append(point)
+        return point
+
+    yield mount
+    for point in reversed(made):
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def _publish_into(
+    packaged: Path, tmp_path: Path, repo: Path
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    root = tmp_path / "project"
+    shutil.copytree(packaged, root, symlinks=True)
+    return run(root, [INVOKE, "publish", "--env", "dev", "--repo", str(repo)]), root
+
+
+def test_publish_to_a_repository_on_another_filesystem(
+    packaged: Path, tmp_path: Path, mounts: Callable[..., Path]
+) -> None:
+    repo = mounts("other", "size=16m") / "repo"
+    done, root = _publish_into(packaged, tmp_path, repo)
+    assert done.returncode == 0, done.stdout + done.stderr  # no EXDEV: staged on the repo's own device
+    assert (repo / "index.yaml").is_file()
+    assert sorted(p.name for p in repo.iterdir() if p.name.startswith(".")) == []
+    assert (root / "dist" / "releases" / "dev.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        pytest.param("size=64k", "no space left on device (ENOSPC)", id="ENOSPC"),
+        pytest.param("size=1m,ro", "read-only file system (EROFS)", id="EROFS"),
+    ],
+)
+def test_publish_to_a_full_or_read_only_repository_is_one_short_line(
+    packaged: Path, tmp_path: Path, mounts: Callable[..., Path], options: str, says: str
+) -> None:
+    volume = mounts("volume", options)
+    repo = volume / "repo"
+    before = tree_hash(packaged / "dist")
+    done, root = _publish_into(packaged, tmp_path, repo)
+    line = one_error_line(done, says)
+    assert len(line) < 200, line
+    assert tree_hash(root / "dist") == before  # dist/ untouched
+    assert [p.name for p in volume.iterdir()] == []  # nothing left in the repository's volume
