@@ -43,17 +43,27 @@ def run(prj_root: Path, args: Sequence[str], crash_at: int | None = None) -> sub
 
 
 INVOKE = str(REPO / ".venv" / "bin" / "invoke")
-# The release with lint skipped (tests/test_lint.py covers it): a minute of lint per kill point
-# would make the sweep take an hour. Everything from the values to the write stage is real.
+# The release with lint, kubeconform and promtool skipped (tests/test_lint.py, test_kubeschema.py
+# and test_rules.py cover them): a minute of lint per kill point would make the sweep take an hour.
+# The values, schema, render, gates, images, diff, package (with its re-render of the archive),
+# publish and the write stage are real.
 RELEASE = textwrap.dedent(
     """
     import sys
     from unittest import mock
-    from keelson import release
+    from keelson import check, release
     from keelson.project import project
-    with mock.patch("keelson.release.linting.run", return_value=[]):
+    real_check = check.check
+    def check_to_gates(env, overlays=(), prj=None, **options):
+        until = "schema" if options.get("until") == "schema" else "gates"
+        return real_check(env, overlays, prj, until=until)
+    with (
+        mock.patch("keelson.release.linting.run", return_value=[]),
+        mock.patch("keelson.release.checking.check", check_to_gates),
+        mock.patch("keelson.check.kubeschema.validate", return_value=[]),
+    ):
         report = release.run("dev", prj=project())  # KEELSON_ROOT: the copy under test
-    sys.exit(0 if report.ok else 1)
+    sys.exit(0 if report.ok else print(report.summary(), report.findings, file=sys.stderr) or 1)
     """
 )
 
