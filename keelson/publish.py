@@ -228,13 +228,16 @@ def run(
     packaged = load_packages(folder, prj)
     try:
         with Staging(dist) as stage, repository.lock(repo):
-            plan = prepare(packaged, repo, stage.area(repo), now=now())
-            pushed = tuple(push_oci(prj, packaged, oci, plain_http=plain_http)) if oci else ()
-            record = replace(packaged.record, oci=tuple(push.reference for push in pushed))
-            staged_record = stage.path / "record.json"
-            write_record(record, staged_record)
-            target = dist / RECORDS / f"{env}.json"
-            stage.commit([*moves(plan), (staged_record, target)], locks=[repo])
+            try:
+                plan = prepare(packaged, repo, stage.area(repo), now=now())
+                pushed = tuple(push_oci(prj, packaged, oci, plain_http=plain_http)) if oci else ()
+                record = replace(packaged.record, oci=tuple(push.reference for push in pushed))
+                staged_record = stage.path / "record.json"
+                write_record(record, staged_record)
+                target = dist / RECORDS / f"{env}.json"
+                stage.commit([*moves(plan), (staged_record, target)], locks=[repo])
+            finally:
+                stage.drop_areas()  # before the lock goes: a repository it made is removed if empty
     except OSError as exc:  # a full or read-only disk while staging: nothing was moved yet
         raise WriteError(f"{describe(exc)}; nothing was published") from None
     return PublishResult(plan, pushed, record, target)

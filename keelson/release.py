@@ -366,12 +366,15 @@ def run(
         with Staging(dist) as stage:
             steps.package(stage, sign)
             with repository.lock(steps.repo):
-                steps.publish(stage, dry_run=dry_run, oci=oci, plain_http=plain_http)
-                if dry_run:
-                    return report
-                if deploy:
-                    steps.deploy(timeout)
-                steps.write(stage)
+                try:
+                    steps.publish(stage, dry_run=dry_run, oci=oci, plain_http=plain_http)
+                    if dry_run:
+                        return report
+                    if deploy:
+                        steps.deploy(timeout)
+                    steps.write(stage)
+                finally:
+                    stage.drop_areas()  # before the lock goes: a repository it made is removed if empty
     except _Stop:
         pass
     return report

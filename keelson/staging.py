@@ -246,6 +246,16 @@ class Staging:
             with contextlib.suppress(OSError):  # something was committed (or another run is staging): keep it
                 self.dist.rmdir()
 
+    def drop_areas(self) -> None:
+        """Remove the staging folders made beside other targets (not once committed: the next run
+        needs them), so the caller can let go of a repository it made while it still holds its lock.
+        """
+        if self._pending:
+            return
+        for area in self._areas:
+            shutil.rmtree(area, ignore_errors=True)
+        self._areas.clear()
+
     def area(self, target_dir: Path) -> Path:
         """A staging folder on ``target_dir``'s filesystem, so moving from it into there is a rename."""
         anchor = target_dir
