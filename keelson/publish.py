@@ -1,17 +1,19 @@
 """Publish packaged charts: into a directory repository (merged index) and to an OCI registry.
 
-    plan = publish.prepare(packaged, repo_dir, staging_dir, now=time.time())
+    plan = publish.prepare(packaged, repo_dir, stage.area(repo_dir), now=publish.now())
     pushed = publish.push_oci(prj, packaged, "oci://127.0.0.1:5000/charts", plain_http=True)
-    staging.commit(publish.moves(plan))          # new archives first, index.yaml last
+    stage.commit(publish.moves(plan), locks=[repo_dir])   # new archives first, index.yaml last
 
 ``prepare`` writes nothing into the repository: it stages the new archives (and their ``.prov``)
-and, when anything is new, the merged ``index.yaml``; the caller moves them into place once
-every other stage has passed, holding ``repository.lock``. A second identical release stages
-nothing at all, so the repository stays byte for byte as it was.
+and, when anything is new, the merged ``index.yaml`` in a staging folder on the repository's own
+filesystem; the caller commits them once every other stage has passed, holding
+``repository.lock``. A second identical release stages nothing at all, so the repository stays
+byte for byte as it was. The index's ``generated`` stamp honours ``SOURCE_DATE_EPOCH``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tarfile
@@ -20,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from keelson import helm, repository
+from keelson.charts import all_charts
 from keelson.errors import KeelsonError
 from keelson.package import (
     RECORD,
@@ -30,7 +33,7 @@ from keelson.package import (
     sha256_file,
     write_record,
 )
-from keelson.staging import Staging, default_repo, dist_dir
+from keelson.staging import Staging, WriteError, default_repo, describe, dist_dir
 from keelson.yamlio import parse
 
 if TYPE_CHECKING:
@@ -75,6 +78,12 @@ class OciPush:
     digest: str  # the manifest digest the registry answered
 
 
+def now() -> float:
+    """The time stamped on a merged index: ``SOURCE_DATE_EPOCH`` when set (reproducible builds)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return float(epoch) if epoch.isdigit() else time.time()
+
+
 def prepare(packaged: PackageResult, repo_dir: Path, staging: Path, now: float) -> PublishPlan:
     """Stage what ``packaged`` adds to ``repo_dir``; RepositoryError on a version conflict."""
     index = repository.load_index(repo_dir)
@@ -109,9 +118,18 @@ def moves(plan: PublishPlan) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def load_packages(folder: Path) -> PackageResult:
-    """A folder written by ``invoke package`` (archives + release.json), its digests checked."""
+def load_packages(folder: Path, prj: Project | None = None) -> PackageResult:
+    """A folder written by ``invoke package`` (archives + release.json), its digests checked.
+
+    With ``prj``, each archive names its chart's ``Chart.yaml`` as its source, so a refusal says
+    which file to bump; without, the archive itself.
+    """
     rec = read_record(folder / RECORD)
+    chart_files = (
+        {chart.name: prj.display(chart.path / "Chart.yaml") for chart in all_charts(prj.charts_dir)}
+        if prj
+        else {}
+    )
     archives = []
     for item in rec.charts:
         path = folder / item.archive
@@ -120,7 +138,7 @@ def load_packages(folder: Path) -> PackageResult:
         if sha256_file(path) != item.sha256:
             raise PublishError(f"{path}: sha256 differs from {folder / RECORD}; run invoke package again")
         metadata, created = _chart_yaml(path, item.name)
-        source = f"{folder.name}/{item.archive}"
+        source = chart_files.get(item.name, f"{folder.name}/{item.archive}")
         archives.append(
             Archive(
                 item.name, item.version, item.archive, item.sha256, created, source, metadata, item.provenance
@@ -207,13 +225,19 @@ def run(
         raise PublishError(
             f"{prj.display(folder)}: nothing packaged for {env}; run invoke package --env {env}"
         )
-    packaged = load_packages(folder)
-    with Staging(dist) as stage, repository.lock(repo):
-        plan = prepare(packaged, repo, stage.path, now=time.time())
-        pushed = tuple(push_oci(prj, packaged, oci, plain_http=plain_http)) if oci else ()
-        record = replace(packaged.record, oci=tuple(push.reference for push in pushed))
-        staged_record = stage.path / "record.json"
-        write_record(record, staged_record)
-        target = dist / RECORDS / f"{env}.json"
-        stage.commit([*moves(plan), (staged_record, target)])
+    packaged = load_packages(folder, prj)
+    try:
+        with Staging(dist) as stage, repository.lock(repo):
+            try:
+                plan = prepare(packaged, repo, stage.area(repo), now=now())
+                pushed = tuple(push_oci(prj, packaged, oci, plain_http=plain_http)) if oci else ()
+                record = replace(packaged.record, oci=tuple(push.reference for push in pushed))
+                staged_record = stage.path / "record.json"
+                write_record(record, staged_record)
+                target = dist / RECORDS / f"{env}.json"
+                stage.commit([*moves(plan), (staged_record, target)], locks=[repo])
+            finally:
+                stage.drop_areas()  # before the lock goes: a repository it made is removed if empty
+    except OSError as exc:  # a full or read-only disk while staging: nothing was moved yet
+        raise WriteError(f"{describe(exc)}; nothing was published") from None
     return PublishResult(plan, pushed, record, target)

@@ -1,15 +1,17 @@
-"""The release pipeline: preflight → lint → check (values, schema, render, kube, gates) → images →
-diff against the env's last release → package → publish → deploy → write.
+"""The release pipeline: preflight → values and schema → lint → check (render, kube, gates) →
+images → diff against the env's last release → package → publish → deploy → write.
 
     report = release.run("prod")                   # a ReleaseReport: stages, diff, record, ...
     report = release.run("prod", dry_run=True)      # everything but publishing; dist/ untouched
 
-Nothing is written into ``dist/`` before the last stage. Packages, the merged index and the
-release record are staged in ``dist/.staging-XXXX``; ``write`` moves them into place (archives,
-then ``index.yaml``, then ``packages/<env>/`` and ``releases/<env>.json``) and puts everything
-back if a move fails, so a failure at any stage leaves ``dist/`` byte for byte as it was. The
-repository lock is held from reading the index to the last move, so concurrent releases queue.
-A prod release refuses a dirty git tree and any image not pinned by semantic version or digest.
+The values and their schema are checked before lint (seconds, not a minute), so a bad overlay
+fails fast. Nothing is written into ``dist/`` before the last stage. Packages, the merged index
+and the release record are staged beside their targets (``keelson.staging``); ``write`` commits
+them with one journal rename and then moves them into place (archives, then ``index.yaml``, then
+``packages/<env>/`` and ``releases/<env>.json``). A failure before the commit leaves ``dist/``
+byte for byte as it was; a crash after it is completed by the next run. The repository lock is
+held from reading the index to the last move, so concurrent releases queue. A prod release
+refuses a dirty git tree and any image not pinned by semantic version or digest.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from keelson import check as checking
 from keelson import deploy as deploying
 from keelson import diff as diffing
-from keelson import git, helm, package, publish, repository, sources, values
+from keelson import git, helm, package, publish, repository, sources, staging, values
 from keelson import lint as linting
 from keelson.errors import KeelsonError, ToolError
 from keelson.models import Finding, StageResult
@@ -36,7 +38,19 @@ if TYPE_CHECKING:
 
     from keelson.models import Object
 
-STAGES = ("preflight", "lint", "check", "images", "diff", "package", "publish", "deploy", "write")
+STAGES = (
+    "preflight",
+    "values",
+    "schema",
+    "lint",
+    "check",
+    "images",
+    "diff",
+    "package",
+    "publish",
+    "deploy",
+    "write",
+)
 STRICT_ENVS = frozenset({"prod"})  # clean git tree and pinned images required
 
 # Called with (stage, None) when a stage starts and (stage, result) when it ends.
@@ -61,6 +75,7 @@ class ReleaseReport:
     deployed: deploying.DeployResult | None = None
     record: package.ReleaseRecord | None = None
     written: list[str] = field(default_factory=list)  # paths moved into dist/, relative to the project
+    committed: bool = False  # the write failed past its commit point: the next run finishes it
 
     @property
     def ok(self) -> bool:
@@ -77,7 +92,8 @@ class ReleaseReport:
     def summary(self) -> list[str]:
         if not self.ok:
             failed = self.failed
-            return [f"release {self.env}: stopped at {failed.stage if failed else '?'}; dist/ is unchanged"]
+            state = "the next run completes the write" if self.committed else "dist/ is unchanged"
+            return [f"release {self.env}: stopped at {failed.stage if failed else '?'}; {state}"]
         lines = []
         if self.record is not None:
             rec = self.record
@@ -163,6 +179,8 @@ class _Release:
             raise
         except KeelsonError as exc:
             findings = (Finding(self.env, name, exc.message),)
+        except OSError as exc:  # a full or read-only disk: one short line, not a listing
+            findings = (Finding(self.env, name, staging.describe(exc)),)
         self.add(StageResult(name, self.env, time.perf_counter() - start, findings, " ".join(detail)))
         if findings:
             raise _Stop
@@ -191,10 +209,19 @@ class _Release:
             if found:
                 raise ReleaseError(KeelsonError.from_findings(found).message)
 
+    def fast_checks(self) -> None:
+        """Values and their schema, in seconds: a bad overlay fails before the minute of lint."""
+        checked = checking.check(self.env, self.overlays, self.prj, until="schema")
+        for result in checked.stages:
+            self.add(result)
+        if not checked.ok:
+            raise _Stop
+
     def check(self) -> None:
         checked = checking.check(self.env, self.overlays, self.prj)
         for result in checked.stages:
-            self.add(result)
+            if result.stage not in {"values", "schema"} or not result.ok:  # reported by fast_checks
+                self.add(result)
         if not checked.ok:
             raise _Stop
         self.objects = checked.objects
@@ -252,7 +279,9 @@ class _Release:
         report = self.report
         assert report.packaged is not None
         with self.stage("publish") as detail:
-            report.plan = plan = publish.prepare(report.packaged, self.repo, stage.path, now=time.time())
+            report.plan = plan = publish.prepare(
+                report.packaged, self.repo, stage.area(self.repo), now=publish.now()
+            )
             added = ", ".join(f"{d.name} {d.version}" for d in plan.added) or "nothing new"
             index = "updated" if plan.index_changed else "unchanged"
             detail.append(
@@ -290,13 +319,18 @@ class _Release:
                 deploy=report.deployed.to_json() if report.deployed else {},
             )
             staged_record = stage.path / "record.json"
+            staging.crash_point()
             package.write_record(rec, staged_record)
             moves = [
                 *publish.moves(report.plan),
                 (report.packaged.folder, self.dist / "packages" / self.env),
                 (staged_record, sources.record_path(self.prj, self.env, self.dist)),
             ]
-            stage.commit(moves)
+            try:
+                stage.commit(moves, locks=[self.repo])
+            except staging.WriteError as exc:
+                report.committed = exc.committed
+                raise
             report.record = rec
             report.written = [self.prj.display(target) for _, target in moves]
             detail.append(f"{len(moves)} path(s) into {self.prj.display(self.dist)}")
@@ -325,18 +359,22 @@ def run(
     steps = _Release(env, prj, overlays, dist, repo_dir or dist / "repo", report, progress)
     try:
         steps.preflight()
+        steps.fast_checks()
         steps.lint()
         steps.check()
         steps.diff()
         with Staging(dist) as stage:
             steps.package(stage, sign)
             with repository.lock(steps.repo):
-                steps.publish(stage, dry_run=dry_run, oci=oci, plain_http=plain_http)
-                if dry_run:
-                    return report
-                if deploy:
-                    steps.deploy(timeout)
-                steps.write(stage)
+                try:
+                    steps.publish(stage, dry_run=dry_run, oci=oci, plain_http=plain_http)
+                    if dry_run:
+                        return report
+                    if deploy:
+                        steps.deploy(timeout)
+                    steps.write(stage)
+                finally:
+                    stage.drop_areas()  # before the lock goes: a repository it made is removed if empty
     except _Stop:
         pass
     return report

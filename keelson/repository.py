@@ -5,7 +5,8 @@ index is merged, never rebuilt: every earlier entry stays; a chart version alrea
 the same digest is a no-op (the index is not rewritten, so ``generated`` does not move); the same
 version with another digest is refused, as is a version below the newest published one.
 Concurrent releases into one repository are serialized by ``lock``: an ``fcntl.flock`` on the
-repository directory itself, so no lock file is left behind.
+repository directory itself, so no lock file is left behind. Whoever takes the lock first
+finishes or removes what a dead run left in the repository (``staging.recover``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
+from keelson import staging
 from keelson.errors import KeelsonError, ValuesError
 from keelson.yamlio import load_mapping
 
@@ -182,7 +184,10 @@ def lock(repo_dir: Path) -> Iterator[None]:
     """
     created = not repo_dir.exists()
     while True:
-        repo_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            repo_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RepositoryError(staging.describe(exc)) from None
         fd = os.open(repo_dir, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(fd, fcntl.LOCK_EX)
         with contextlib.suppress(FileNotFoundError):
@@ -190,6 +195,10 @@ def lock(repo_dir: Path) -> Iterator[None]:
                 break
         os.close(fd)
     try:
+        try:
+            staging.recover(repo_dir, held=[repo_dir])
+        except OSError as exc:
+            raise RepositoryError(staging.describe(exc)) from None
         yield
     finally:
         if created:  # a dry run or a failure leaves no empty repository behind

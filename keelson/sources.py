@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from keelson import check, git, helm, repository, values
+from keelson import check, git, helm, repository, staging, values
 from keelson.errors import KeelsonError
 from keelson.package import ReleaseRecord, read_record
 from keelson.project import ENVS, NAMESPACE, OPTIONAL_APIS, RELEASE, UMBRELLA, Project
@@ -91,12 +91,14 @@ def _archive(repo_dir: Path, name: str, version: str) -> Path:
 
 def render_version(version: str, env: str, prj: Project, repo_dir: Path, values: dict[str, Any]) -> Side:
     """The published umbrella ``version`` rendered with ``values``."""
+    staging.recover(repo_dir)  # a write a crash interrupted is finished before the index is read
     archive = _archive(repo_dir, UMBRELLA, version)
     objects = helm.render_archive(prj, archive, values, api_versions=OPTIONAL_APIS)
     return Side(f"{UMBRELLA} {version}", "version", objects)
 
 
 def last_record(prj: Project, env: str, dist: Path | None = None) -> ReleaseRecord | None:
+    staging.recover(dist or dist_dir(prj))  # the record as the last write left it, finished if it crashed
     path = record_path(prj, env, dist)
     return read_record(path) if path.is_file() else None
 

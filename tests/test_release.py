@@ -52,7 +52,7 @@ def test_release_prod_publishes_a_repository_that_consumers_use(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     stages = [match.group(1) for line in done.stdout.splitlines() if (match := STAGE_LINE.match(line))]
-    expected = ["preflight", "lint", "values", "schema", "render", "kube", "gates", "images", "diff"]
+    expected = ["preflight", "values", "schema", "lint", "render", "kube", "gates", "images", "diff"]
     expected += ["package", "publish", "write"]
     assert [stage for stage in stages if stage in expected] == expected
     assert all(" ok " in line for line in done.stdout.splitlines() if STAGE_LINE.match(line))
@@ -238,7 +238,6 @@ FAILURES = {
     "publish": (fail_index, None),
     "oci": (fail_oci, "publish"),
     "deploy": (fail_deploy, "deploy"),
-    "write": (fail_write, None),
 }
 
 
@@ -262,6 +261,47 @@ def test_a_failure_at_any_stage_leaves_dist_byte_identical(
         assert "dist/ is unchanged" in report.summary()[0]
     assert tree_hash(prj.root / "dist") == before
     assert not list((prj.root / "dist").glob(".staging-*"))
+
+
+def test_a_failure_past_the_commit_point_is_completed_by_the_next_command(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prj = published_project(tmp_path_factory, tmp_path / "project")
+    bump(prj)
+    fail_write(monkeypatch, prj)
+    report = release.run("prod", prj=prj)
+    assert report.failed is not None
+    assert report.failed.stage == "write"
+    assert report.findings[0].message.endswith("the next release or publish completes it")
+    assert report.summary()[0] == "release prod: stopped at write; the next run completes the write"
+    monkeypatch.undo()
+    stub_lint(monkeypatch)
+    again = release.run("prod", prj=prj)  # finishes the journal first, then finds nothing new
+    assert again.ok, again.summary()
+    assert again.plan is not None
+    assert again.plan.added == []
+    assert not list((prj.root / "dist").glob(".staging-*"))
+    record = json.loads((prj.root / "dist" / "releases" / "prod.json").read_text())
+    assert record["charts"]["app"]["version"] == version_of(prj, "app")
+
+
+def test_a_bad_overlay_fails_before_lint_runs(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prj = published_project(tmp_path_factory, tmp_path / "project")
+    linted: list[object] = []
+
+    def lint(envs: object, prj: object) -> list[StageResult]:
+        linted.append(envs)
+        return []
+
+    options = fail_values(monkeypatch, prj)
+    monkeypatch.setattr("keelson.release.linting.run", lint)
+    report = release.run("prod", prj=prj, **options)
+    assert report.failed is not None
+    assert report.failed.stage == "schema"
+    assert linted == []
+    assert [stage.stage for stage in report.stages] == ["preflight", "values", "schema"]
 
 
 def test_the_next_release_adds_versions_and_keeps_the_old_ones(
@@ -301,6 +341,18 @@ def test_refused_version_names_the_chart(
     assert report.failed.stage == "package"
     assert report.findings[0].message.startswith("chart loki (charts/loki/Chart.yaml): version ")
     assert tree_hash(prj.root / "dist") == before
+
+
+def test_a_republished_version_names_the_charts_file(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from keelson import publish  # noqa: PLC0415
+
+    prj = published_project(tmp_path_factory, tmp_path / "project")
+    packaged = publish.load_packages(prj.root / "dist" / "packages" / "prod", prj)
+    sources = {archive.name: archive.source for archive in packaged.archives}
+    assert sources["app"] == "charts/app/Chart.yaml"
+    assert sources["keelson"] == "charts/keelson/Chart.yaml"
 
 
 def test_oci_push_to_a_registry_on_loopback(tmp_path: Path) -> None:

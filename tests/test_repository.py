@@ -163,49 +163,6 @@ def test_archives_are_reproducible_whatever_the_file_times(tmp_path: Path) -> No
     assert gzip.decompress(raw)  # a plain gzip stream
 
 
-def test_staging_commit_puts_everything_back_when_a_move_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    dist = tmp_path / "dist"
-    (dist / "repo").mkdir(parents=True)
-    (dist / "repo" / "index.yaml").write_text("old index\n")
-    (dist / "packages" / "prod").mkdir(parents=True)
-    (dist / "packages" / "prod" / "release.json").write_text("old record\n")
-    real_replace = os.replace
-    calls = {"n": 0}
-
-    def flaky(src: Any, dst: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise OSError("disk full")
-        real_replace(src, dst)
-
-    with Staging(dist) as stage:
-        (stage.path / "new.tgz").write_text("new")
-        (stage.path / "index.yaml").write_text("new index\n")
-        (stage.path / "pkg").mkdir()
-        (stage.path / "pkg" / "release.json").write_text("new record\n")
-        (stage.path / "rec.json").write_text("{}")
-        monkeypatch.setattr("keelson.staging.os.replace", flaky)
-        moves = [
-            (stage.path / "new.tgz", dist / "repo" / "new.tgz"),
-            (stage.path / "index.yaml", dist / "repo" / "index.yaml"),
-            (stage.path / "pkg", dist / "packages" / "prod"),
-            (stage.path / "rec.json", dist / "releases" / "prod.json"),
-        ]
-        with pytest.raises(OSError, match="disk full"):
-            stage.commit(moves)
-    assert sorted(str(p.relative_to(dist)) for p in dist.rglob("*")) == [
-        "packages",
-        "packages/prod",
-        "packages/prod/release.json",
-        "repo",
-        "repo/index.yaml",
-    ]
-    assert (dist / "repo" / "index.yaml").read_text() == "old index\n"
-    assert (dist / "packages" / "prod" / "release.json").read_text() == "old record\n"
-
-
 def test_staging_removes_a_dist_it_made(tmp_path: Path) -> None:
     def fail_half_way() -> None:
         with Staging(tmp_path / "dist") as stage:

@@ -5,7 +5,8 @@ the environments it applies to and one remediation line. ``run`` calls every rul
 the environment, turns each hit into a :class:`GateFinding`, and moves the findings that a waiver
 in ``values["gates"]["waive"]`` covers to ``GateReport.waived``. A waiver names a rule, an object
 (``Kind/namespace/name``, a glob) and a reason; a waiver without a reason, naming an unknown rule,
-or matching nothing is itself a finding (KEEL000).
+or matching nothing is itself a finding (KEEL000), and so is a glob in a waiver of a security,
+secrets or network rule (those name one object each).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ ENV_NAMES: Mapping[str, str] = {"dev": "development", "staging": "staging", "pro
 # cert-manager ClusterIssuer per environment; values `gates.clusterIssuers` overrides these.
 DEFAULT_ISSUERS: Mapping[str, str] = {"staging": "letsencrypt-staging", "prod": "letsencrypt-prod"}
 CONFIG_RULE = "KEEL000"
+# Rule families a waiver may only lift for one named object: a glob there would switch them off.
+NARROW_WAIVERS = frozenset({"security", "secrets", "network"})
 
 
 class GateError(KeelsonError):
@@ -247,6 +250,15 @@ def _waivers(values: Mapping[str, Any]) -> tuple[list[Waiver], list[Hit]]:
         elif not isinstance(reason, str) or not reason.strip():
             problems.append(
                 Hit(here, f"the waiver of {rule_id} for {pattern} has no reason", f"{path}.reason")
+            )
+        elif _RULES[rule_id].concern in NARROW_WAIVERS and any(char in pattern for char in "*?["):
+            problems.append(
+                Hit(
+                    here,
+                    f"a waiver of {rule_id} ({_RULES[rule_id].concern}) must name one object "
+                    f"(Kind/namespace/name), not a glob",
+                    f"{path}.object",
+                )
             )
         elif not unknown:
             waivers.append(Waiver(index, rule_id, pattern, " ".join(reason.split())))

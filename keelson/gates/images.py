@@ -91,3 +91,46 @@ def image_pinned(ctx: Context) -> Iterator[Hit]:
                 f'{_who(container)}: image tag "{parsed.tag}" is not a semantic version',
                 f"{container.path}.image",
             )
+
+
+# Registries allowed when values set no `gates.allowedRegistries`: where every chart's image comes from.
+DEFAULT_REGISTRIES = ("docker.io",)
+
+
+def registry_of(name: str) -> str:
+    """The registry of ``[registry/]repository``: the first part when it looks like a host, else docker.io."""
+    first, slash, _ = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def _allowed(ctx: Context) -> tuple[str, ...]:
+    configured = ctx.settings.get("allowedRegistries")
+    if isinstance(configured, list) and all(isinstance(item, str) for item in configured):
+        return tuple(configured)
+    return DEFAULT_REGISTRIES
+
+
+@rule(
+    "KEEL003",
+    "Images come from an allowed registry",
+    envs=("staging", "prod"),
+    remediation="pull from a registry in gates.allowedRegistries (values), or add the registry (or "
+    "registry/path) there after review; global.imageRegistry must be one of them",
+)
+def image_registry_allowed(ctx: Context) -> Iterator[Hit]:
+    allowed = _allowed(ctx)
+    for workload, container, image in _images(ctx):
+        if not image:
+            continue  # KEEL001's finding
+        name = parse_image(image).name
+        registry = registry_of(name)
+        full = name if name.startswith(f"{registry}/") else f"{registry}/{name}"
+        if not any(full == entry or full.startswith(f"{entry.rstrip('/')}/") for entry in allowed):
+            yield Hit(
+                workload.ref,
+                f'{_who(container)}: registry "{registry}" is not in gates.allowedRegistries '
+                f"({', '.join(allowed)})",
+                f"{container.path}.image",
+            )

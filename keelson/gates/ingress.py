@@ -1,12 +1,19 @@
-"""Ingress: TLS on every host, certificates from the environment's cert-manager issuer."""
+"""Ingress: TLS on every host, certificates from the environment's cert-manager issuer, hosts that
+are DNS names claimed once, and no raw configuration snippets."""
 
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
+import re
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from keelson.gates.engine import Context, Hit, rule
 from keelson.gates.k8s import annotations_of
+
+if TYPE_CHECKING:
+    from keelson.models import Object
 
 ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 
@@ -77,3 +84,88 @@ def issuer_matches_env(ctx: Context) -> Iterator[Hit]:
                 f'{ISSUER_ANNOTATION} is "{issuer}", not the {ctx.env} issuer "{wanted}"',
                 path,
             )
+
+
+def _hosts(ctx: Context) -> Iterator[tuple[Object, int, str, Mapping[str, Any]]]:
+    for ingress in ctx.of_kind("Ingress"):
+        for index, entry in enumerate((ingress.get("spec") or {}).get("rules") or []):
+            if isinstance(entry, Mapping):
+                yield ingress, index, str(entry.get("host") or ""), entry
+
+
+@rule(
+    "KEEL052",
+    "Ingresses carry no configuration snippets",
+    envs=("staging", "prod"),
+    remediation="remove the *-snippet annotation: a snippet injects raw controller configuration "
+    "(server-snippet, configuration-snippet); use the controller's typed annotations instead",
+)
+def no_snippets(ctx: Context) -> Iterator[Hit]:
+    for ingress in ctx.of_kind("Ingress"):
+        for key in sorted(annotations_of(ingress)):
+            if "snippet" in key.rpartition("/")[2].lower():
+                yield Hit(
+                    ctx.ref(ingress),
+                    f"annotation {key} injects raw controller configuration",
+                    f'metadata.annotations["{key}"]',
+                )
+
+
+@rule(
+    "KEEL053",
+    "Ingress hosts are DNS names: labels of at most 63 characters, no IP, no wildcard in prod",
+    envs=("staging", "prod"),
+    remediation="use a DNS name such as app.example.com (each label 1-63 of a-z, 0-9, -); a wildcard "
+    "host in prod needs gates.allowWildcardHosts: true",
+)
+def hosts_are_names(ctx: Context) -> Iterator[Hit]:
+    wildcards = ctx.env != "prod" or ctx.settings.get("allowWildcardHosts") is True
+    for ingress, index, host, _ in _hosts(ctx):
+        path = f"spec.rules[{index}].host"
+        if not host:
+            continue  # KEEL050's finding
+        if _is_ip(host):
+            yield Hit(ctx.ref(ingress), f'host "{host}" is an IP address, not a DNS name', path)
+            continue
+        name = host.removeprefix("*.")
+        if host.startswith("*.") and not wildcards:
+            yield Hit(ctx.ref(ingress), f'host "{host}" is a wildcard', path)
+        bad = [label for label in name.split(".") if not DNS_LABEL.match(label)]
+        if bad or len(host) > 253:
+            what = f"label of {len(bad[0])} characters" if bad and len(bad[0]) > 63 else "not a DNS-1123 name"
+            yield Hit(ctx.ref(ingress), f'host "{host[:80]}" is {what}', path)
+
+
+@rule(
+    "KEEL054",
+    "No host and path is claimed twice",
+    envs=("staging", "prod"),
+    remediation="give each component its own host or path; two routes for one host and path leave the "
+    "controller to pick one",
+)
+def routes_unique(ctx: Context) -> Iterator[Hit]:
+    claimed: dict[tuple[str, str], str] = {}
+    for ingress, index, host, entry in _hosts(ctx):
+        paths = ((entry.get("http") or {}).get("paths")) or []
+        for number, item in enumerate(paths):
+            route = (host, str((item or {}).get("path") or "/"))
+            here = f"{ctx.ref(ingress).display} spec.rules[{index}].http.paths[{number}]"
+            if route in claimed:
+                yield Hit(
+                    ctx.ref(ingress),
+                    f'host "{route[0]}" path "{route[1]}" is also claimed at {claimed[route]}',
+                    f"spec.rules[{index}].http.paths[{number}]",
+                )
+            else:
+                claimed[route] = here
+
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -210,3 +210,31 @@ def token_only_for_api_users(ctx: Context) -> Iterator[Hit]:
             "ClusterRoleBinding in the chart grants anything",
             f"{workload.pod_path}.automountServiceAccountToken",
         )
+
+
+# Taints whose toleration lets a pod onto the control plane.
+CONTROL_PLANE_TAINTS = frozenset({"node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"})
+
+
+@rule(
+    "KEEL029",
+    "No blanket tolerations, none for the control plane",
+    envs=("staging", "prod"),
+    remediation="tolerate named taints only (key plus effect); `operator: Exists` without a key tolerates "
+    "every taint, control-plane ones included",
+)
+def no_blanket_tolerations(ctx: Context) -> Iterator[Hit]:
+    for workload in ctx.workloads:
+        for index, toleration in enumerate(workload.pod_spec.get("tolerations") or []):
+            if not isinstance(toleration, Mapping):
+                continue
+            path = f"{workload.pod_path}.tolerations[{index}]"
+            key = toleration.get("key")
+            if toleration.get("operator") == "Exists" and not key:
+                yield Hit(
+                    workload.ref, f"toleration {index} (operator Exists, no key) tolerates every taint", path
+                )
+            elif key in CONTROL_PLANE_TAINTS:
+                yield Hit(
+                    workload.ref, f"toleration {index} lets the pods onto the control plane ({key})", path
+                )

@@ -50,12 +50,13 @@ managed-by: {{ $ctx.Release.Service }}
 {{/*
 Standard metadata block for a namespaced object.
 Usage: include "common.metadata" (dict "context" $ "name" $name "component" "backend" "annotations" $extra)
-Pass "clusterScoped" true for objects without a namespace (ClusterRole, ClusterRoleBinding).
+Pass "clusterScoped" true for objects without a namespace (ClusterRole, ClusterRoleBinding), and
+"namespace" for an object the release puts in another namespace (a Role where the agent reads).
 */}}
 {{- define "common.metadata" -}}
 name: {{ .name }}
 {{- if not .clusterScoped }}
-namespace: {{ include "common.names.namespace" .context }}
+namespace: {{ .namespace | default (include "common.names.namespace" .context) }}
 {{- end }}
 labels:
   {{- include "common.labels.standard" . | nindent 2 }}
