@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from keelson import check as checking
 from keelson import deploy as deploying
 from keelson import diff as diffing
-from keelson import git, helm, package, publish, repository, sources, values
+from keelson import git, helm, immutable, kube, package, publish, repository, sources, values
 from keelson import lint as linting
-from keelson.errors import KeelsonError, ToolError
+from keelson import preflight as preflighting
+from keelson.errors import FindingsError, KeelsonError, ToolError
 from keelson.models import Finding, StageResult
 from keelson.project import OPTIONAL_APIS, Project, check_env, project
 from keelson.staging import Staging, dist_dir
@@ -36,7 +37,19 @@ if TYPE_CHECKING:
 
     from keelson.models import Object
 
-STAGES = ("preflight", "lint", "check", "images", "diff", "package", "publish", "deploy", "write")
+STAGES = (
+    "target",  # --deploy: the env guard (the kube context's cluster is the env's), in seconds
+    "prerequisites",  # --deploy: preflight against the target, before anything is built
+    "preflight",
+    "lint",
+    "check",
+    "images",
+    "diff",
+    "package",
+    "publish",
+    "deploy",
+    "write",
+)
 STRICT_ENVS = frozenset({"prod"})  # clean git tree and pinned images required
 
 # Called with (stage, None) when a stage starts and (stage, result) when it ends.
@@ -148,6 +161,7 @@ class _Release:
     progress: Progress | None
     objects: list[Object] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
+    target: kube.Target | None = None  # with --deploy
 
     @contextmanager
     def stage(self, name: str) -> Iterator[list[str]]:
@@ -161,6 +175,8 @@ class _Release:
             yield detail
         except ToolError:
             raise
+        except FindingsError as exc:
+            findings = tuple(Finding(self.env, name, str(found)) for found in exc.findings)
         except KeelsonError as exc:
             findings = (Finding(self.env, name, exc.message),)
         self.add(StageResult(name, self.env, time.perf_counter() - start, findings, " ".join(detail)))
@@ -171,6 +187,25 @@ class _Release:
         self.report.stages.append(result)
         if self.progress:
             self.progress(result.stage, result)
+
+    def guard(self, kube_context: str | None) -> None:
+        """The env guard, before anything else: a wrong cluster is refused in seconds, not after lint."""
+        with self.stage("target") as detail:
+            self.target = target = kube.resolve(self.prj, kube_context)
+            cluster = preflighting.cluster_of(values.load(self.env, self.overlays, self.prj).merged)
+            revisions = deploying.guard(self.prj, self.env, target, cluster_of_env=cluster)
+            last = f"at revision {revisions[-1].revision}" if revisions else "not installed yet"
+            detail.append(f"{target.describe()}: {target.release} in {target.namespace} {last}")
+
+    def prerequisites(self) -> None:
+        """Everything the target must hold, and no upgrade Kubernetes would refuse, before helm runs."""
+        assert self.target is not None
+        with self.stage("prerequisites") as detail:
+            found = preflighting.run(self.prj, self.env, target=self.target, overlays=self.overlays)
+            checked = len(found.needs) - len(found.unchecked)
+            detail.append(f"{checked} prerequisites present, {len(found.objects)} objects to install")
+            if found.problems:
+                raise FindingsError([Finding(self.target.context, "", line) for line in found.problems])
 
     def preflight(self) -> None:
         with self.stage("preflight") as detail:
@@ -223,6 +258,9 @@ class _Release:
                 side.objects, self.objects, old=side.label, new=f"{self.env} at {sha}"
             )
             detail.append(f"against {side.label}: {report.diff.summary}")
+            # A deploy compares with the live objects instead (prerequisites), which a migration changed.
+            if self.target is None and (refused := immutable.changes(side.objects, self.objects)):
+                raise FindingsError([Finding(side.label, "", line) for line in refused])
 
     def package(self, stage: Staging, sign: package.Signing | None) -> None:
         with self.stage("package") as detail:
@@ -267,6 +305,7 @@ class _Release:
     def deploy(self, timeout: str) -> None:
         report = self.report
         assert report.packaged is not None
+        assert self.target is not None
         with self.stage("deploy") as detail:
             rec = report.packaged.record
             report.deployed = result = deploying.upgrade(
@@ -274,10 +313,14 @@ class _Release:
                 report.packaged.folder / report.packaged.umbrella.file,
                 self.user,
                 env=self.env,
+                target=self.target,
                 description=f"keelson {self.env} {rec.version} {rec.git_sha[:12]}",
                 timeout=timeout,
             )
-            detail.append(f"{result.action} {result.release} revision {result.revision} ({result.status})")
+            detail.append(
+                f"{result.action} {result.release} revision {result.revision} ({result.status}), "
+                f"{len(result.installed)} objects installed"
+            )
 
     def write(self, stage: Staging) -> None:
         report = self.report
@@ -289,6 +332,9 @@ class _Release:
                 oci=tuple(push.reference for push in report.oci),
                 deploy=report.deployed.to_json() if report.deployed else {},
             )
+            if report.deployed is not None:
+                # What the cluster got (helm get manifest), not the render with every optional API.
+                rec = replace(rec, objects=len(report.deployed.installed))
             staged_record = stage.path / "record.json"
             package.write_record(rec, staged_record)
             moves = [
@@ -314,6 +360,7 @@ def run(
     sign: package.Signing | None = None,
     dry_run: bool = False,
     deploy: bool = False,
+    kube_context: str | None = None,
     timeout: str = deploying.DEFAULT_TIMEOUT,
     progress: Progress | None = None,
 ) -> ReleaseReport:
@@ -324,6 +371,9 @@ def run(
     report = ReleaseReport(env, dry_run)
     steps = _Release(env, prj, overlays, dist, repo_dir or dist / "repo", report, progress)
     try:
+        if deploy:
+            steps.guard(kube_context)
+            steps.prerequisites()
         steps.preflight()
         steps.lint()
         steps.check()

@@ -50,7 +50,8 @@ managed-by: {{ $ctx.Release.Service }}
 {{/*
 Standard metadata block for a namespaced object.
 Usage: include "common.metadata" (dict "context" $ "name" $name "component" "backend" "annotations" $extra)
-Pass "clusterScoped" true for objects without a namespace (ClusterRole, ClusterRoleBinding).
+Pass "clusterScoped" true for objects without a namespace (ClusterRole, ClusterRoleBinding), and name
+them with common.names.clusterScoped.
 */}}
 {{- define "common.metadata" -}}
 name: {{ .name }}
