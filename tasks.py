@@ -23,7 +23,7 @@ from keelson import check as pipeline
 from keelson import deploy as deploying
 from keelson import diff as diffing
 from keelson import gates as gating
-from keelson import immutable, kube, sources
+from keelson import immutable, kube, prerequisites, sources
 from keelson import lint as linters
 from keelson import package as packaging
 from keelson import preflight as preflighting
@@ -481,13 +481,21 @@ def rollback(
     help={
         **ENV_HELP,
         "kube_context": "the kube context to check (default: the current one); its cluster must be the env's",
+        "list": "print every env's prerequisites (the README list) and exit; needs no cluster",
     },
 )
 @user_errors
 def preflight(
-    c: Context, env: str | None = None, values: list[str] | None = None, kube_context: str | None = None
+    c: Context,
+    env: str | None = None,
+    values: list[str] | None = None,
+    kube_context: str | None = None,
+    list: bool = False,
 ) -> None:
     """Check the cluster holds every prerequisite of the env (README "Before you install"), one line a gap."""
+    if list:
+        print(prerequisites.readme_list(PRJ), end="")
+        return
     env = _one_env(env)
     start = time.perf_counter()
     target = kube.resolve(PRJ, kube_context)

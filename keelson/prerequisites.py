@@ -13,16 +13,19 @@ Secrets the chart renders itself, and references marked ``optional``, are not pr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from keelson import render, values
 from keelson.gates.k8s import annotations_of, ref, workloads
-from keelson.project import NAMESPACE
+from keelson.project import ENVS, NAMESPACE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     from keelson.models import Object
+    from keelson.project import Project
 
 ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 DEFAULT_STORAGE_CLASS = ""  # a claim without storageClassName: the cluster's default class
@@ -55,29 +58,61 @@ class Prerequisite:
         return f"{self.kind} {where}{self.name}{keys}"
 
 
-def _secret_refs(pod: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
-    """(Secret name, key or None for the whole Secret) for each required reference of a pod spec."""
-    for group in ("initContainers", "containers"):
-        for container in pod.get(group) or []:
-            for env in container.get("env") or []:
-                found = (env.get("valueFrom") or {}).get("secretKeyRef")
-                if found and not found.get("optional"):
-                    yield str(found["name"]), str(found["key"])
-            for source in container.get("envFrom") or []:
-                found = source.get("secretRef")
-                if found and not found.get("optional"):
-                    yield str(found["name"]), None
+def _secret_refs(pod: Mapping[str, Any], texts: Sequence[str]) -> Iterator[tuple[str, str | None]]:
+    """(Secret name, key or None for the whole Secret) for each required reference of a pod spec.
+
+    A Secret mounted whole names no key; the keys read are the files under its mount path that the
+    pod's env, args or the release's ConfigMaps name (``GF_..._FILE=/etc/grafana/secrets/s/key``,
+    ``api_url_file: /etc/mimir/secrets/slack/url``).
+    """
+    containers = [c for group in ("initContainers", "containers") for c in pod.get(group) or []]
+    for container in containers:
+        for env in container.get("env") or []:
+            found = (env.get("valueFrom") or {}).get("secretKeyRef")
+            if found and not found.get("optional"):
+                yield str(found["name"]), str(found["key"])
+        for source in container.get("envFrom") or []:
+            found = source.get("secretRef")
+            if found and not found.get("optional"):
+                yield str(found["name"]), None
     for volume in pod.get("volumes") or []:
         sources = [volume.get("secret")] if volume.get("secret") else []
         projected = (volume.get("projected") or {}).get("sources") or []
         sources += [item.get("secret") for item in projected if item.get("secret")]
         for source in sources:
             name = source.get("secretName") or source.get("name")
-            if name and not source.get("optional"):
-                items = source.get("items") or []
-                yield from ((str(name), str(item["key"])) for item in items) if items else [(str(name), None)]
+            if not name or source.get("optional"):
+                continue
+            items = source.get("items") or []
+            yield from ((str(name), str(item["key"])) for item in items)
+            if not items:
+                yield str(name), None
+                mounts = [
+                    str(mount["mountPath"]).rstrip("/")
+                    for container in containers
+                    for mount in container.get("volumeMounts") or []
+                    if mount.get("name") == volume.get("name")
+                ]
+                for mount in mounts:
+                    pattern = re.compile(re.escape(mount) + r"/([A-Za-z0-9._-]+)")
+                    yield from ((str(name), key) for text in texts for key in pattern.findall(text))
     for pull in pod.get("imagePullSecrets") or []:
         yield str(pull["name"]), ".dockerconfigjson"
+
+
+def _texts(objects: Sequence[Object], pod: Mapping[str, Any]) -> list[str]:
+    """Where a pod names files of its mounted Secrets: its env values, commands, args, the ConfigMaps."""
+    found = [
+        str(data)
+        for obj in objects
+        if obj.get("kind") == "ConfigMap"
+        for data in (obj.get("data") or {}).values()
+    ]
+    for group in ("initContainers", "containers"):
+        for container in pod.get(group) or []:
+            found += [str(env.get("value", "")) for env in container.get("env") or []]
+            found += [str(arg) for arg in (container.get("command") or []) + (container.get("args") or [])]
+    return found
 
 
 def derive(
@@ -95,7 +130,7 @@ def derive(
 
     rendered = {ref(obj, namespace).name for obj in objects if obj.get("kind") == "Secret"}
     for workload in workloads(objects, namespace):
-        for name, key in _secret_refs(workload.pod_spec):
+        for name, key in _secret_refs(workload.pod_spec, _texts(objects, workload.pod_spec)):
             need_secret(name, key, workload.ref.key)
         if workload.kind == "StatefulSet":
             for claim in (workload.obj.get("spec") or {}).get("volumeClaimTemplates") or []:
@@ -170,3 +205,13 @@ def markdown(by_env: Mapping[str, Sequence[Prerequisite]]) -> str:
         note = " (not checked by preflight: needs the credentials)" if not need.checkable else ""
         lines.append(f"- {need.describe()}: {', '.join(envs[need])}{note}")
     return "\n".join(lines) + "\n"
+
+
+def readme_list(prj: Project) -> str:
+    """The README's "Before you install" list: every env rendered as ``helm template`` would
+    (no cluster, so no optional API), each prerequisite with the envs that need it."""
+    by_env = {}
+    for env in ENVS:
+        merged = values.load(env, (), prj)
+        by_env[env] = derive(render.render(merged.user, prj=prj), merged.merged)
+    return markdown(by_env)
