@@ -88,7 +88,9 @@ def run(
     merged = values.load(env, overlays, prj)
     bind(env, cluster_of(merged.merged), target)
     apis = kube.api_versions(prj, target)
-    objects = rendering.render(merged.user, prj=prj, kube_context=target.context)
+    objects = rendering.render(
+        merged.user, prj=prj, namespace=target.namespace, release=target.release, kube_context=target.context
+    )
     needs = prerequisites.derive(objects, merged.merged, target.namespace)
     report = PreflightReport(env, target, objects, needs)
     report.unchecked = [need for need in needs if not need.checkable]
