@@ -290,7 +290,8 @@ def diff(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     side = sources.resolve(
         against, env=env, prj=PRJ, repo_dir=Path(repo) if repo else None, overlays=values or [], target=target
     )
-    for line in immutable.changes(side.objects, objects):
+    # An upgrade from that side (another env is not one) would be refused by the API server here.
+    for line in immutable.changes(side.objects, objects) if side.kind != "env" else []:
         print(f"refused on upgrade: {line}")
     report = diffing.compare(
         side.objects, objects, old=side.label, new=env, ignore_checksums=ignore_checksums

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from support import REPO, find_object
+from support import REPO, find_object, invoke
 
 from keelson import immutable, prerequisites, values
 from keelson.gates.k8s import CLUSTER_SCOPED
@@ -264,3 +264,19 @@ def test_a_context_of_another_cluster_is_refused() -> None:
         "(cluster dev) is another cluster; pass --kube-context for a context of cluster prod"
     )
     bind("dev", "dev", Target("keelson-dev", "dev", "https://127.0.0.1:6443"))
+
+
+def test_diff_against_a_ref_predicts_the_refused_upgrade(tmp_path: Path) -> None:
+    overlay = tmp_path / "persistence.yaml"
+    overlay.write_text(yaml.safe_dump({"loki": {"persistence": {"enabled": True}}}))
+    done = invoke("diff", "--env", "dev", "--against", "git:HEAD", "--values", str(overlay))
+    assert done.returncode == 0, done.stdout + done.stderr
+    refused = [line for line in done.stdout.splitlines() if line.startswith("refused on upgrade: ")]
+    assert refused == [
+        "refused on upgrade: StatefulSet keelson/keelson-loki: spec.volumeClaimTemplates[data] is added "
+        "(persistence turned on), which Kubernetes refuses on an existing object; migrate first "
+        '(README "Changing a StatefulSet\'s storage")'
+    ]
+    # Between environments there is no upgrade to refuse.
+    between = invoke("diff", "--env", "prod", "--against", "dev")
+    assert "refused on upgrade" not in between.stdout

@@ -5,6 +5,7 @@ and through upgrades, StatefulSet fields an upgrade cannot change and the migrat
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -28,10 +29,11 @@ def cluster_scoped_kinds(cluster: LocalCluster) -> set[str]:
     return {line.split()[-1] for line in listed.splitlines() if line.strip()}
 
 
-def test_two_releases_in_two_namespaces_coexist(cluster: LocalCluster, tmp_path: Path) -> None:
+def test_two_releases_in_two_namespaces_coexist(cluster: LocalCluster) -> None:
     chart_deps(cluster)
     scoped = cluster_scoped_kinds(cluster)
-    first, second = (cluster.create_namespace(f"{tmp_path.name[-20:].lower()}-{n}".strip("-")) for n in "ab")
+    run = uuid.uuid4().hex[:8]
+    first, second = (cluster.create_namespace(f"two-{run}-{n}") for n in "ab")
     try:
         for namespace in (first, second):
             # Without the namespace in the names, the second install fails: "invalid ownership metadata".

@@ -39,6 +39,12 @@ def readme_block(marker: str) -> list[str]:
     return [line for line in match.group(1).splitlines() if line.strip()]
 
 
+def first_json(text: str) -> dict[str, Any]:
+    """The JSON report of ``--json``; the findings after the first follow it, one a line."""
+    report: dict[str, Any] = json.JSONDecoder().raw_decode(text)[0]
+    return report
+
+
 def run_lines(lines: list[str], cwd: Path, cluster: LocalCluster) -> None:
     """Each line exactly as written, in a shell, as an operator pastes it."""
     for line in lines:
@@ -80,7 +86,7 @@ def test_prod_from_the_readme_on_a_fresh_clone_after_preflight(
             released = invoke(
                 "release", "--env", "prod", "--deploy", "--kube-context", "keelson-prod", "--json"
             )
-            report = json.loads(released.stdout)
+            report = first_json(released.stdout)
             assert [stage["stage"] for stage in report["stages"]] == ["target", "prerequisites"]
             assert report["failedStage"] == "prerequisites"
             history = cluster.helm("history", "keelson", "-n", "keelson", check=False)
@@ -125,8 +131,9 @@ def test_release_deploy_diff_config_roll_and_rollback_dev(
     with release_namespace(cluster):
         # The env guard answers first: a context of another cluster is refused before anything runs.
         wrong = run("release", "--env", "dev", "--deploy", "--kube-context", "keelson-prod", "--json")
-        assert [stage["stage"] for stage in json.loads(wrong.stdout)["stages"]] == ["target"]
-        assert "dev deploys to cluster dev" in json.loads(wrong.stdout)["error"]
+        refused = first_json(wrong.stdout)
+        assert [stage["stage"] for stage in refused["stages"]] == ["target"]
+        assert "dev deploys to cluster dev" in refused["error"]
 
         first = run("release", "--env", "dev", "--deploy")
         assert first.returncode == 0, first.stdout + first.stderr
