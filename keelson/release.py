@@ -1,5 +1,6 @@
-"""The release pipeline: preflight → lint → check (values, schema, render, kube, gates) → images →
-diff against the env's last release → package → publish → deploy → write.
+"""The release pipeline: [target → prerequisites, with --deploy] → preflight → lint → check (values,
+schema, render, kube, gates) → images → diff against the env's last release → package → publish →
+deploy → write. ``target`` is the env guard and ``prerequisites`` is keelson.preflight on the target.
 
     report = release.run("prod")                   # a ReleaseReport: stages, diff, record, ...
     report = release.run("prod", dry_run=True)      # everything but publishing; dist/ untouched
