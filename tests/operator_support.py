@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from keelson import cluster as local_cluster
-from keelson.render import prepare_dependencies
+from keelson.render import charts_lock, prepare_dependencies
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -125,6 +125,15 @@ def remove_cluster_prerequisites(cluster: LocalCluster) -> None:
 def chart_deps(cluster: LocalCluster) -> None:
     """``helm dependency update`` of every chart, once per process (render.prepare_dependencies)."""
     prepare_dependencies(cluster.prj)
+
+
+@contextmanager
+def installing(cluster: LocalCluster) -> Iterator[None]:
+    """While helm installs from charts/: no other worker rebuilds their dependencies, and no test
+    drains a node (the locks, in that order, that the other control-plane tests take)."""
+    chart_deps(cluster)
+    with charts_lock(cluster.prj, exclusive=False), cluster.nodes():
+        yield
 
 
 def workloads_ready(cluster: LocalCluster, namespace: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from operator_support import chart_deps, workloads_ready
+from operator_support import installing, workloads_ready
 
 from keelson import deploy, git, preflight, values
 from keelson.kube import Target
@@ -30,14 +30,16 @@ def cluster_scoped_kinds(cluster: LocalCluster) -> set[str]:
 
 
 def test_two_releases_in_two_namespaces_coexist(cluster: LocalCluster) -> None:
-    chart_deps(cluster)
     scoped = cluster_scoped_kinds(cluster)
     run = uuid.uuid4().hex[:8]
     first, second = (cluster.create_namespace(f"two-{run}-{n}") for n in "ab")
     try:
-        for namespace in (first, second):
-            # Without the namespace in the names, the second install fails: "invalid ownership metadata".
-            cluster.helm("install", "keelson", ALLOY, "-n", namespace, "-f", f"{ALLOY}/ci/dev-values.yaml")
+        with installing(cluster):
+            for namespace in (first, second):
+                # Without the namespace in their names, the second fails: "invalid ownership metadata".
+                cluster.helm(
+                    "install", "keelson", ALLOY, "-n", namespace, "-f", f"{ALLOY}/ci/dev-values.yaml"
+                )
         for namespace in (first, second):
             manifest = cluster.helm("get", "manifest", "keelson", "-n", namespace).stdout
             names = [
@@ -60,37 +62,41 @@ def gateway(cluster: LocalCluster, namespace: str) -> dict[str, Any]:
 def test_an_autoscaled_workload_starts_at_its_floor_and_upgrades_keep_the_hpa_count(
     cluster: LocalCluster, namespace: str
 ) -> None:
-    chart_deps(cluster)
     prod = ("-f", f"{ALLOY}/ci/prod-values.yaml")  # the gateway's HPA: 2 to 6
-    cluster.helm("install", "keelson", ALLOY, "-n", namespace, *prod, "--wait", "--timeout", "5m")
-    installed = gateway(cluster, namespace)
-    # Helm created it with two replicas; nobody (the HPA) had to raise it from one afterwards.
-    assert (installed["spec"]["replicas"], installed["metadata"]["generation"]) == (2, 1)
-    assert installed["status"]["readyReplicas"] == 2
-    # The HPA's decision, written through the scale subresource as the HPA controller writes it.
-    cluster.kubectl("scale", "deployment/keelson-alloy-gateway", "--replicas=4", "-n", namespace)
-    cluster.helm("upgrade", "keelson", ALLOY, "-n", namespace, *prod, "--wait", "--timeout", "5m")
-    assert gateway(cluster, namespace)["spec"]["replicas"] == 4, "an upgrade must not reset the HPA's count"
-    raised = ("--set", "gateway.autoscaling.minReplicas=5")
-    cluster.helm("upgrade", "keelson", ALLOY, "-n", namespace, *prod, *raised, "--wait", "--timeout", "5m")
-    # The HPA applies its new floor itself (no metrics needed to leave a range), within its sync period.
-    floor = "--for=jsonpath={.spec.replicas}=5"
-    cluster.kubectl("wait", floor, "deployment/keelson-alloy-gateway", "-n", namespace, "--timeout=180s")
-    cluster.helm("uninstall", "keelson", "-n", namespace, "--wait")
+    with installing(cluster):
+        cluster.helm("install", "keelson", ALLOY, "-n", namespace, *prod, "--wait", "--timeout", "5m")
+        installed = gateway(cluster, namespace)
+        # Helm created it with two replicas; nobody (the HPA) had to raise it from one afterwards.
+        assert (installed["spec"]["replicas"], installed["metadata"]["generation"]) == (2, 1)
+        assert installed["status"]["readyReplicas"] == 2
+        # The HPA's decision, written through the scale subresource as the HPA controller writes it.
+        cluster.kubectl("scale", "deployment/keelson-alloy-gateway", "--replicas=4", "-n", namespace)
+        cluster.helm("upgrade", "keelson", ALLOY, "-n", namespace, *prod, "--wait", "--timeout", "5m")
+        assert gateway(cluster, namespace)["spec"]["replicas"] == 4, (
+            "an upgrade must not reset the HPA's count"
+        )
+        raised = ("--set", "gateway.autoscaling.minReplicas=5")
+        cluster.helm(
+            "upgrade", "keelson", ALLOY, "-n", namespace, *prod, *raised, "--wait", "--timeout", "5m"
+        )
+        # The HPA applies its new floor itself (no metrics needed to leave a range), within its sync period.
+        floor = "--for=jsonpath={.spec.replicas}=5"
+        cluster.kubectl("wait", floor, "deployment/keelson-alloy-gateway", "-n", namespace, "--timeout=180s")
+        cluster.helm("uninstall", "keelson", "-n", namespace, "--wait")
 
 
 def test_a_statefulset_storage_change_is_refused_before_helm_and_the_migration_works(
     cluster: LocalCluster, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prj = cluster.prj
-    chart_deps(cluster)
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
     (context,) = json.loads(cluster.kubectl("config", "view", "-o", "json").stdout)["contexts"]
     target = Target(context["name"], cluster.name, "", namespace=namespace)
     overlay = tmp_path / "persistence.yaml"
     overlay.write_text(yaml.safe_dump({"loki": {"persistence": {"enabled": True, "size": "3Gi"}}}))
     dev = values.load("dev", (), prj).user
-    deploy.upgrade(prj, prj.umbrella, dev, env="dev", target=target, timeout="8m")
+    with installing(cluster):
+        deploy.upgrade(prj, prj.umbrella, dev, env="dev", target=target, timeout="8m")
 
     found = preflight.run(prj, "dev", target=target, overlays=[overlay])
     assert found.immutable == [
@@ -112,7 +118,8 @@ def test_a_statefulset_storage_change_is_refused_before_helm_and_the_migration_w
     assert cluster.get("pod", pod_before["metadata"]["name"], "-n", namespace), "the pod keeps running"
     assert preflight.run(prj, "dev", target=target, overlays=[overlay]).immutable == []
     with_claims = values.load("dev", [overlay], prj).user
-    result = deploy.upgrade(prj, prj.umbrella, with_claims, env="dev", target=target, timeout="8m")
+    with installing(cluster):
+        result = deploy.upgrade(prj, prj.umbrella, with_claims, env="dev", target=target, timeout="8m")
     assert (result.action, result.status) == ("upgrade", "deployed")
     (loki,) = cluster.get("statefulset/keelson-loki", "-n", namespace)
     claims = loki["spec"]["volumeClaimTemplates"]
@@ -134,9 +141,8 @@ def previous_chart_commit(prj: Project) -> str:
 def test_upgrade_from_the_previous_chart_version(cluster: LocalCluster, namespace: str) -> None:
     """ct-style: install the chart as the previous commit had it, then upgrade to the working tree's."""
     prj = cluster.prj
-    chart_deps(cluster)
     wait = ("--wait", "--timeout", "8m")
-    with git.worktree(prj.root, previous_chart_commit(prj)) as tree:
+    with installing(cluster), git.worktree(prj.root, previous_chart_commit(prj)) as tree:
         old = Project(tree)
         cluster.helm("dependency", "build", str(old.umbrella))
         old_values = str(old.env_file("dev"))

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from operator_support import (
     alias_kubeconfig,
-    chart_deps,
     provision,
     release_namespace,
     remove_cluster_prerequisites,
@@ -66,7 +65,7 @@ def test_prod_from_the_readme_on_a_fresh_clone_after_preflight(
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(tmp_path / "clone")], check=True)
     kubeconfig = alias_kubeconfig(cluster, tmp_path, "prod")
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    with release_namespace(cluster):
+    with release_namespace(cluster), cluster.nodes():
         try:
             run_lines(readme_block("namespace"), tmp_path / "clone", cluster)
             labels = cluster.get("namespace", "keelson")[0]["metadata"]["labels"]
@@ -120,7 +119,6 @@ def backend_replica_sets(cluster: LocalCluster) -> dict[str, int]:
 def test_release_deploy_diff_config_roll_and_rollback_dev(
     cluster: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chart_deps(cluster)
     prj = git_project(tmp_path / "project")
     kubeconfig = alias_kubeconfig(cluster, tmp_path, "prod")
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
@@ -128,7 +126,7 @@ def test_release_deploy_diff_config_roll_and_rollback_dev(
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return invoke(*args, cwd=prj.root, root=prj.root)
 
-    with release_namespace(cluster):
+    with release_namespace(cluster), cluster.nodes():
         # The env guard answers first: a context of another cluster is refused before anything runs.
         wrong = run("release", "--env", "dev", "--deploy", "--kube-context", "keelson-prod", "--json")
         refused = first_json(wrong.stdout)
