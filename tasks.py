@@ -20,6 +20,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from keelson import check as pipeline
+from keelson import cluster as local_cluster
 from keelson import deploy as deploying
 from keelson import diff as diffing
 from keelson import gates as gating
@@ -507,6 +508,29 @@ def preflight(
     print(_line(StageResult("preflight", env, time.perf_counter() - start, (), detail)))
     if not report.ok:
         _fail([Finding(target.context, "", line) for line in report.problems])
+
+
+@task(
+    name="cluster-up",
+    help={"name": "the cluster's name in the kubeconfig (default dev, as global.cluster of values/dev.yaml)"},
+)
+@user_errors
+def cluster_up(c: Context, name: str = "dev") -> None:
+    """Start the local control plane (etcd, API server, controller-manager, scheduler, 3 kwok nodes)."""
+    report = local_cluster.up(PRJ, name)
+    if report.already_running:
+        print(f"cluster   {report.name:<8} ok    already running")
+    for component in report.components:
+        print(f"{component.name:<23} ok {component.seconds:6.2f}s  {component.detail}")
+    print(f"export KUBECONFIG={report.kubeconfig}   # context keelson-{report.name}")
+
+
+@task(name="cluster-down")
+@user_errors
+def cluster_down(c: Context) -> None:
+    """Stop the processes cluster-up started and remove .cluster/."""
+    stopped = local_cluster.down(PRJ)
+    print(f"stopped {', '.join(stopped)}" if stopped else "no cluster was running")
 
 
 @task(help={"sizes": "comma-separated object counts to diff (default 1000,10000)"})

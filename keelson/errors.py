@@ -70,3 +70,7 @@ class FindingsError(KeelsonError):
     def __init__(self, findings: Sequence[object]) -> None:
         super().__init__(KeelsonError.from_findings(findings).message)
         self.findings = tuple(findings)
+
+
+class ClusterError(KeelsonError):
+    """The local control plane could not start, stop or answer."""

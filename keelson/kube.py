@@ -128,7 +128,9 @@ def get(prj: Project, target: Target, kinds: Sequence[str], namespace: str | Non
 
 
 # Only each Secret's name and key names leave kubectl: a Secret's values never reach this process.
-_SECRET_KEYS = '{{range .items}}{{.metadata.name}}{{range $key, $value := .data}} {{$key}}{{end}}{{"\\n"}}{{end}}'
+_SECRET_KEYS = (
+    '{{range .items}}{{.metadata.name}}{{range $key, $value := .data}} {{$key}}{{end}}{{"\\n"}}{{end}}'
+)
 
 
 def secret_keys(prj: Project, target: Target, namespace: str) -> dict[str, frozenset[str]]:

@@ -17,6 +17,9 @@ from keelson import values
 from keelson.project import OPTIONAL_APIS, Project, project
 from keelson.render import render
 
+# The local control plane: the `cluster` and `namespace` fixtures and the `cluster` mark.
+pytest_plugins = ("cluster_plugin",)
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
