@@ -292,14 +292,17 @@ def diff(  # noqa: PLR0917 (invoke turns every parameter into a flag)
         against, env=env, prj=PRJ, repo_dir=Path(repo) if repo else None, overlays=values or [], target=target
     )
     # An upgrade from that side (another env is not one) would be refused by the API server here.
-    for line in immutable.changes(side.objects, objects) if side.kind != "env" else []:
-        print(f"refused on upgrade: {line}")
+    refused = immutable.changes(side.objects, objects) if side.kind != "env" else []
     report = diffing.compare(
         side.objects, objects, old=side.label, new=env, ignore_checksums=ignore_checksums
     )
     if json:
-        print(jsonlib.dumps(diffing.to_json(report), indent=2, sort_keys=True))
+        print(
+            jsonlib.dumps({**diffing.to_json(report), "refusedOnUpgrade": refused}, indent=2, sort_keys=True)
+        )
     else:
+        for line in refused:
+            print(f"refused on upgrade: {line}")
         print(diffing.text(report, color=_color()))
     if exit_code and report.differs:
         raise Exit(code=2)
