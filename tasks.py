@@ -508,9 +508,10 @@ def preflight(
     for need in report.unchecked:
         print(f"not checked (outside the cluster): {need.describe()}")
     detail = f"{target.describe()}: {len(report.needs) - len(report.unchecked)} prerequisites checked"
-    print(_line(StageResult("preflight", env, time.perf_counter() - start, (), detail)))
-    if not report.ok:
-        _fail([Finding(target.context, "", line) for line in report.problems])
+    problems = tuple(Finding(target.context, "", line) for line in report.problems)
+    print(_line(StageResult("preflight", env, time.perf_counter() - start, problems, detail)))
+    if problems:
+        _fail(problems)
 
 
 @task(
