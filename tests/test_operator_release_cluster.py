@@ -133,6 +133,9 @@ def test_release_deploy_diff_config_roll_and_rollback_dev(
         assert [stage["stage"] for stage in refused["stages"]] == ["target"]
         assert "dev deploys to cluster dev" in refused["error"]
 
+        # What "Before you install" asks of dev: the namespace and the IngressClass.
+        cluster.create_namespace("keelson")
+        provision(cluster, preflight.run(prj, "dev", target=kube.resolve(prj, "keelson-dev")).needs)
         first = run("release", "--env", "dev", "--deploy")
         assert first.returncode == 0, first.stdout + first.stderr
         record = deploy_record(prj.root)
@@ -171,3 +174,4 @@ def test_release_deploy_diff_config_roll_and_rollback_dev(
         assert "keelson is at revision 3 (deployed" in back.stdout
         restored = backend_replica_sets(cluster)
         assert (restored[old_set], restored[new_set]) == (1, 0), "rollback brings the old ReplicaSet back"
+        remove_cluster_prerequisites(cluster)
