@@ -24,15 +24,17 @@ from keelson import cluster as local_cluster
 from keelson import deploy as deploying
 from keelson import diff as diffing
 from keelson import gates as gating
+from keelson import immutable, kube, prerequisites, sources
 from keelson import lint as linters
 from keelson import package as packaging
+from keelson import preflight as preflighting
 from keelson import publish as publishing
 from keelson import release as releasing
-from keelson import sources
 from keelson.errors import KeelsonError, UsageError
 from keelson.models import CheckReport, Finding, StageResult
 from keelson.project import ENVS, project
 from keelson.render import write_objects
+from keelson.values import load as values_of
 
 if TYPE_CHECKING:
     from invoke.context import Context
@@ -271,6 +273,7 @@ SIGN_HELP = {
         "exit_code": "exit with status 2 when there are differences",
         "ignore_checksums": "leave the checksum/* annotations out of the comparison",
         "repo": "the chart repository folder for versions and last (default dist/repo)",
+        "kube_context": "with --against cluster: the kube context (default: the current one)",
     },
 )
 @user_errors
@@ -283,21 +286,30 @@ def diff(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     exit_code: bool = False,
     ignore_checksums: bool = False,
     repo: str | None = None,
+    kube_context: str | None = None,
 ) -> None:
     """Semantic diff of the env's render against another env, a git ref, a release or the cluster."""
     env = _one_env(env)
     if not against:
         raise UsageError("--against is required (an env, a git ref, a published version, last or cluster)")
-    objects, _ = sources.render_env(env, PRJ, values or [])
+    # Against the cluster, render what helm would install there: only the APIs it serves.
+    target = kube.resolve(PRJ, kube_context) if against == "cluster" else None
+    objects, _ = sources.render_env(env, PRJ, values or [], kube_context=target.context if target else None)
     side = sources.resolve(
-        against, env=env, prj=PRJ, repo_dir=Path(repo) if repo else None, overlays=values or []
+        against, env=env, prj=PRJ, repo_dir=Path(repo) if repo else None, overlays=values or [], target=target
     )
+    # An upgrade from that side (another env is not one) would be refused by the API server here.
+    refused = immutable.changes(side.objects, objects) if side.kind != "env" else []
     report = diffing.compare(
         side.objects, objects, old=side.label, new=env, ignore_checksums=ignore_checksums
     )
     if json:
-        print(jsonlib.dumps(diffing.to_json(report), indent=2, sort_keys=True))
+        print(
+            jsonlib.dumps({**diffing.to_json(report), "refusedOnUpgrade": refused}, indent=2, sort_keys=True)
+        )
     else:
+        for line in refused:
+            print(f"refused on upgrade: {line}")
         print(diffing.text(report, color=_color()))
     if exit_code and report.differs:
         raise Exit(code=2)
@@ -388,6 +400,7 @@ def _progress(stage: str, result: StageResult | None) -> None:
         "deploy": "then helm upgrade --install in the current kube context (waits; rolls back on failure)",
         "timeout": "with --deploy: how long helm waits (default 10m)",
         "json": "print a machine-readable report instead of the stages",
+        "kube_context": "with --deploy: the kube context to deploy to (default: the current one)",
         **SIGN_HELP,
     },
 )
@@ -407,8 +420,11 @@ def release(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     key: str | None = None,
     keyring: str | None = None,
     passphrase_file: str | None = None,
+    kube_context: str | None = None,
 ) -> None:
     """lint, check, gates, diff against the last release, package, publish (and deploy) one env."""
+    if kube_context and not deploy:
+        raise UsageError("--kube-context goes with --deploy")
     if dry_run and deploy:
         preview = "invoke diff --against cluster previews a deploy"
         raise UsageError(f"--dry-run stops before publishing, so not with --deploy ({preview})")
@@ -422,6 +438,7 @@ def release(  # noqa: PLR0917 (invoke turns every parameter into a flag)
         sign=_signing(sign, key, keyring, passphrase_file),
         dry_run=dry_run,
         deploy=deploy,
+        kube_context=kube_context,
         timeout=timeout,
         progress=None if json else _progress,
     )
@@ -438,23 +455,70 @@ def release(  # noqa: PLR0917 (invoke turns every parameter into a flag)
 
 @task(
     help={
-        "env": "the environment the release in the current kube context must belong to",
+        "env": "the environment the release on the kube context's cluster must belong to",
         "revision": "the revision to go back to (default: the one before the current)",
         "timeout": "how long helm waits (default 10m)",
+        "kube_context": "the kube context (default: the current one); its cluster must be the env's",
     }
 )
 @user_errors
 def rollback(
-    c: Context, env: str | None = None, revision: str | None = None, timeout: str = deploying.DEFAULT_TIMEOUT
+    c: Context,
+    env: str | None = None,
+    revision: str | None = None,
+    timeout: str = deploying.DEFAULT_TIMEOUT,
+    kube_context: str | None = None,
 ) -> None:
-    """helm rollback of the release in the current kube context, waiting until it is ready."""
+    """helm rollback of the env's release, waiting until it is ready; the env guard runs first."""
     env = _one_env(env)
     if revision is not None and not revision.isdigit():
         raise UsageError(f'--revision "{revision}": must be a revision number (helm history lists them)')
     start = time.perf_counter()
-    result = deploying.rollback(PRJ, env=env, revision=int(revision) if revision else None, timeout=timeout)
+    target = kube.resolve(PRJ, kube_context)
+    cluster = preflighting.cluster_of(values_of(env, (), PRJ).merged)
+    result = deploying.rollback(
+        PRJ,
+        env=env,
+        target=target,
+        cluster_of_env=cluster,
+        revision=int(revision) if revision else None,
+        timeout=timeout,
+    )
     detail = f"{result.release} is at revision {result.revision} ({result.status}, {result.chart})"
     print(_line(StageResult("rollback", env, time.perf_counter() - start, (), detail)))
+
+
+@task(
+    iterable=["values"],
+    help={
+        **ENV_HELP,
+        "kube_context": "the kube context to check (default: the current one); its cluster must be the env's",
+        "list": "print every env's prerequisites (the README list) and exit; needs no cluster",
+    },
+)
+@user_errors
+def preflight(
+    c: Context,
+    env: str | None = None,
+    values: list[str] | None = None,
+    kube_context: str | None = None,
+    list: bool = False,
+) -> None:
+    """Check the cluster holds every prerequisite of the env (README "Before you install"), one line a gap."""
+    if list:
+        print(prerequisites.readme_list(PRJ), end="")
+        return
+    env = _one_env(env)
+    start = time.perf_counter()
+    target = kube.resolve(PRJ, kube_context)
+    report = preflighting.run(PRJ, env, target=target, overlays=values or [])
+    for need in report.unchecked:
+        print(f"not checked (outside the cluster): {need.describe()}")
+    detail = f"{target.describe()}: {len(report.needs) - len(report.unchecked)} prerequisites checked"
+    problems = tuple(Finding(target.context, "", line) for line in report.problems)
+    print(_line(StageResult("preflight", env, time.perf_counter() - start, problems, detail)))
+    if problems:
+        _fail(problems)
 
 
 @task(

@@ -56,8 +56,13 @@ def check(
     *,
     versions: Sequence[str] = KUBE_VERSIONS,
     until: str = "rules",
+    kube_context: str | None = None,
 ) -> CheckReport:
-    """Run the stages for one environment, up to and including ``until`` (one of STAGES)."""
+    """Run the stages for one environment, up to and including ``until`` (one of STAGES).
+
+    The render assumes every optional API is served, so every object the charts can emit is
+    checked; with ``kube_context`` it is rendered against that cluster instead (what it would get).
+    """
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}")
     prj = prj or project()
@@ -75,7 +80,9 @@ def check(
     if not report.ok or until == "schema":
         return report
     with _stage(report, "render") as stage:
-        report.objects = rendering.render(merged.user, prj=prj, api_versions=OPTIONAL_APIS)
+        report.objects = rendering.render(
+            merged.user, prj=prj, api_versions=OPTIONAL_APIS, kube_context=kube_context
+        )
         stage.detail = f"{len(report.objects)} objects"
     if not report.ok or until == "render":
         return report

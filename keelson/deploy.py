@@ -1,13 +1,16 @@
-"""Install, upgrade and roll back the release in the current kube context, through pyhelm3.
+"""Install, upgrade and roll back the release on a target (a kube context), through pyhelm3.
 
-    result = deploy.upgrade(prj, Path("dist/repo/keelson-0.2.0.tgz"), user_values, env="prod")
-    result = deploy.rollback(prj, env="prod", revision=3)
+    target = kube.resolve(prj, "keelson-prod")
+    deploy.guard(prj, "prod", target, cluster_of_env="prod")          # seconds; raises DeployError
+    result = deploy.upgrade(prj, Path("dist/repo/keelson-0.2.0.tgz"), user_values, env="prod", target=target)
+    result = deploy.rollback(prj, env="prod", target=target, revision=3)
 
-``upgrade`` refuses a release stuck in ``pending-install``/``pending-upgrade``/``pending-rollback``
-(another operation is running, or one died half-way: helm would refuse too, less clearly), then
-runs ``helm upgrade --install --wait`` with ``--rollback-on-failure`` (Helm 4) or ``--atomic``
-(Helm 3), so a failed upgrade goes back to the last good revision by itself. ``rollback`` refuses
-to touch a release whose values say it belongs to another environment.
+``guard`` is the env guard, run before anything else: the target's cluster must be the env's
+(``global.cluster``), the release there must belong to the env, and (for an upgrade) must not be
+stuck in ``pending-install``/``pending-upgrade``/``pending-rollback`` (another operation is running,
+or one died half-way: helm would refuse too, less clearly). ``upgrade`` then runs ``helm upgrade
+--install --wait`` with ``--rollback-on-failure`` (Helm 4) or ``--atomic`` (Helm 3), so a failed
+upgrade goes back to the last good revision by itself, and reads back what helm installed.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from keelson import helm
+from keelson import helm, preflight
 from keelson.errors import KeelsonError
-from keelson.project import NAMESPACE, RELEASE, Project
+from keelson.gates.k8s import ref
+from keelson.yamlio import parse_all
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from keelson.kube import Target
+    from keelson.project import Project
 
 DEFAULT_TIMEOUT = "10m"
 
@@ -46,9 +53,11 @@ class DeployResult:
     status: str
     chart: str
     action: str  # install, upgrade or rollback
+    context: str = ""
+    installed: tuple[str, ...] = ()  # Kind/namespace/name of each object, as helm installed them
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "release": self.release,
             "namespace": self.namespace,
             "revision": self.revision,
@@ -56,17 +65,21 @@ class DeployResult:
             "chart": self.chart,
             "action": self.action,
         }
+        if self.context:
+            data["context"] = self.context
+        if self.installed:
+            data["objects"] = len(self.installed)
+            data["installed"] = list(self.installed)
+        return data
 
 
-def history(
-    prj: Project, release: str = RELEASE, namespace: str = NAMESPACE, binary: str = "helm"
-) -> list[Revision]:
+def history(prj: Project, target: Target, binary: str = "helm") -> list[Revision]:
     """The release's revisions, oldest first; empty when it was never installed."""
-    command = helm.command(prj, binary)
+    command = helm.command(prj, binary, target.context)
     try:
         entries = helm.call(
-            f"helm history {release}",
-            lambda: command.history(release, namespace=namespace, max_revisions=256),
+            f"helm history {target.release}",
+            lambda: command.history(target.release, namespace=target.namespace, max_revisions=256),
             DeployError,
         )
     except DeployError as exc:
@@ -87,33 +100,66 @@ def history(
     return sorted(revisions, key=lambda item: item.revision)
 
 
-def refuse_pending(revisions: list[Revision], release: str, namespace: str) -> None:
+def refuse_pending(revisions: list[Revision], target: Target) -> None:
     if revisions and revisions[-1].status.startswith("pending"):
         last = revisions[-1]
         raise DeployError(
-            f"release {release} in namespace {namespace} is {last.status} at revision {last.revision} "
-            f"({last.chart}); wait for that operation, or roll back with invoke rollback, then release again"
+            f"release {target.release} in namespace {target.namespace} is {last.status} at revision "
+            f"{last.revision} ({last.chart}); wait for that operation, or roll back with invoke rollback, "
+            "then release again"
         )
 
 
-def _env_of(prj: Project, release: str, namespace: str, binary: str) -> str | None:
-    command = helm.command(prj, binary)
+def _env_of(prj: Project, target: Target, binary: str) -> str | None:
+    command = helm.command(prj, binary, target.context)
     found = helm.call(
-        f"helm get values {release}",
-        lambda: command.get_values(release, namespace=namespace, computed=True),
+        f"helm get values {target.release}",
+        lambda: command.get_values(target.release, namespace=target.namespace, computed=True),
         DeployError,
     )
     env = (found.get("global") or {}).get("env") if isinstance(found, dict) else None
     return str(env) if env else None
 
 
-def _refuse_other_env(prj: Project, env: str, release: str, namespace: str, binary: str) -> None:
-    deployed = _env_of(prj, release, namespace, binary)
-    if deployed not in (None, env):
-        raise DeployError(
-            f"release {release} in namespace {namespace} of the current kube context is {deployed}, "
-            f"not {env}; switch the kube context first"
-        )
+def guard(
+    prj: Project,
+    env: str,
+    target: Target,
+    *,
+    cluster_of_env: str,
+    pending_ok: bool = False,
+    binary: str = "helm",
+) -> list[Revision]:
+    """The env guard: the target is the env's cluster and its release is the env's. Its revisions."""
+    try:
+        preflight.bind(env, cluster_of_env, target)
+    except preflight.PreflightError as exc:
+        raise DeployError(exc.message) from exc
+    revisions = history(prj, target, binary)
+    if not pending_ok:
+        refuse_pending(revisions, target)
+    if revisions:
+        deployed = _env_of(prj, target, binary)
+        if deployed not in (None, env):
+            raise DeployError(
+                f"release {target.release} in namespace {target.namespace} of {target.describe()} is "
+                f"{deployed}, not {env}; pass --kube-context for a context of the {env} cluster"
+            )
+    return revisions
+
+
+def installed(prj: Project, target: Target, binary: str = "helm") -> tuple[str, ...]:
+    """What the deployed revision holds (``helm get manifest``), as ``Kind/namespace/name`` keys."""
+    command = helm.command(prj, binary, target.context)
+    output = helm.call(
+        f"helm get manifest {target.release}",
+        lambda: command.run(["get", "manifest", target.release, "--namespace", target.namespace]),
+        DeployError,
+    )
+    documents = parse_all(bytes(output).decode(), "helm get manifest")
+    return tuple(
+        ref(doc, target.namespace).key for doc in documents if isinstance(doc, dict) and "kind" in doc
+    )
 
 
 def upgrade(
@@ -122,29 +168,30 @@ def upgrade(
     values: dict[str, Any],
     *,
     env: str,
+    target: Target,
     description: str = "",
-    release: str = RELEASE,
-    namespace: str = NAMESPACE,
     timeout: str = DEFAULT_TIMEOUT,
     binary: str = "helm",
 ) -> DeployResult:
-    """``helm upgrade --install --wait`` with automatic rollback; the new revision."""
-    revisions = history(prj, release, namespace, binary)
-    refuse_pending(revisions, release, namespace)
-    if revisions:
-        _refuse_other_env(prj, env, release, namespace, binary)
+    """``helm upgrade --install --wait`` with automatic rollback; the new revision and what it holds.
+
+    The caller runs ``guard`` first (release.run does, before any other stage); this checks again
+    that nothing is pending, since a minute may have passed.
+    """
+    revisions = history(prj, target, binary)
+    refuse_pending(revisions, target)
     atomic = "--rollback-on-failure" if helm.major_version(prj, binary) >= 4 else "--atomic"
-    command = helm.command(prj, binary)
+    command = helm.command(prj, binary, target.context)
     result = helm.call(
-        f"helm upgrade --install {release}",
+        f"helm upgrade --install {target.release}",
         lambda: command.install_or_upgrade(
-            release,
+            target.release,
             archive,
             values,
             atomic=True,
             atomic_arg=atomic,
             wait=True,
-            namespace=namespace,
+            namespace=target.namespace,
             timeout=timeout,
             description=description or None,
         ),
@@ -153,12 +200,14 @@ def upgrade(
     info = result.get("info") or {}
     metadata = (result.get("chart") or {}).get("metadata") or {}
     return DeployResult(
-        release,
-        namespace,
+        target.release,
+        target.namespace,
         int(result.get("version", 0)),
         str(info.get("status", "")),
         f"{metadata.get('name', '?')}-{metadata.get('version', '?')}",
         "upgrade" if revisions else "install",
+        target.context,
+        installed(prj, target, binary),
     )
 
 
@@ -166,29 +215,39 @@ def rollback(
     prj: Project,
     *,
     env: str,
+    target: Target,
+    cluster_of_env: str,
     revision: int | None = None,
-    release: str = RELEASE,
-    namespace: str = NAMESPACE,
     timeout: str = DEFAULT_TIMEOUT,
     binary: str = "helm",
 ) -> DeployResult:
     """``helm rollback`` to ``revision`` (default: the one before the current), waiting for it."""
-    revisions = history(prj, release, namespace, binary)
+    revisions = guard(prj, env, target, cluster_of_env=cluster_of_env, pending_ok=True, binary=binary)
     if not revisions:
-        where = f"namespace {namespace} of the current kube context"
-        raise DeployError(f"release {release} is not installed in {where}")
-    _refuse_other_env(prj, env, release, namespace, binary)
+        where = f"namespace {target.namespace} of {target.describe()}"
+        raise DeployError(f"release {target.release} is not installed in {where}")
     known = [item.revision for item in revisions]
     if revision is not None and revision not in known:
         listed = ", ".join(map(str, known))
-        raise DeployError(f"--revision {revision}: release {release} has revisions {listed}")
+        raise DeployError(f"--revision {revision}: release {target.release} has revisions {listed}")
     if revision is None and len(revisions) < 2:
-        raise DeployError(f"release {release} has only revision {known[0]}: nothing to roll back to")
-    command = helm.command(prj, binary)
+        raise DeployError(f"release {target.release} has only revision {known[0]}: nothing to roll back to")
+    command = helm.command(prj, binary, target.context)
     helm.call(
-        f"helm rollback {release}",
-        lambda: command.rollback(release, revision, namespace=namespace, wait=True, timeout=timeout),
+        f"helm rollback {target.release}",
+        lambda: command.rollback(
+            target.release, revision, namespace=target.namespace, wait=True, timeout=timeout
+        ),
         DeployError,
     )
-    latest = history(prj, release, namespace, binary)[-1]
-    return DeployResult(release, namespace, latest.revision, latest.status, latest.chart, "rollback")
+    latest = history(prj, target, binary)[-1]
+    return DeployResult(
+        target.release,
+        target.namespace,
+        latest.revision,
+        latest.status,
+        latest.chart,
+        "rollback",
+        target.context,
+        installed(prj, target, binary),
+    )

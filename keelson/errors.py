@@ -63,5 +63,14 @@ class UsageError(KeelsonError):
     """A task was called with options that do not go together."""
 
 
+class FindingsError(KeelsonError):
+    """Several problems found at once: the message is the first (and how many more), ``findings``
+    holds each, so a command can list them one a line."""
+
+    def __init__(self, findings: Sequence[object]) -> None:
+        super().__init__(KeelsonError.from_findings(findings).message)
+        self.findings = tuple(findings)
+
+
 class ClusterError(KeelsonError):
     """The local control plane could not start, stop or answer."""

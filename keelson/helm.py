@@ -43,8 +43,9 @@ def condense(stderr: bytes) -> str:
     return " ".join(line for line in lines if not line.startswith("Use --debug flag")) or "helm failed"
 
 
-def command(prj: Project, binary: str = "helm") -> Command:
-    return Command(executable=str(prj.tool(binary)))
+def command(prj: Project, binary: str = "helm", kube_context: str | None = None) -> Command:
+    """pyhelm3's Command for the pinned helm; ``kube_context`` for commands that talk to a cluster."""
+    return Command(executable=str(prj.tool(binary)), kubecontext=kube_context)
 
 
 def call(

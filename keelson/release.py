@@ -1,5 +1,6 @@
-"""The release pipeline: preflight → values and schema → lint → check (render, kube, gates) →
-images → diff against the env's last release → package → publish → deploy → write.
+"""The release pipeline: [target → prerequisites, with --deploy] → preflight → values and schema →
+lint → check (render, kube, gates) → images → diff against the env's last release → package → publish →
+deploy → write. ``target`` is the env guard and ``prerequisites`` is keelson.preflight on the target.
 
     report = release.run("prod")                   # a ReleaseReport: stages, diff, record, ...
     report = release.run("prod", dry_run=True)      # everything but publishing; dist/ untouched
@@ -25,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 from keelson import check as checking
 from keelson import deploy as deploying
 from keelson import diff as diffing
-from keelson import git, helm, package, publish, repository, sources, staging, values
+from keelson import git, helm, immutable, kube, package, publish, repository, sources, staging, values
 from keelson import lint as linting
-from keelson.errors import KeelsonError, ToolError
+from keelson import preflight as preflighting
+from keelson.errors import FindingsError, KeelsonError, ToolError
 from keelson.models import Finding, StageResult
 from keelson.project import OPTIONAL_APIS, Project, check_env, project
 from keelson.staging import Staging, dist_dir
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from keelson.models import Object
 
 STAGES = (
+    "target",  # --deploy: the env guard (the kube context's cluster is the env's), in seconds
+    "prerequisites",  # --deploy: preflight against the target, before anything is built
     "preflight",
     "values",
     "schema",
@@ -164,6 +168,7 @@ class _Release:
     progress: Progress | None
     objects: list[Object] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
+    target: kube.Target | None = None  # with --deploy
 
     @contextmanager
     def stage(self, name: str) -> Iterator[list[str]]:
@@ -177,6 +182,8 @@ class _Release:
             yield detail
         except ToolError:
             raise
+        except FindingsError as exc:
+            findings = tuple(Finding(self.env, name, str(found)) for found in exc.findings)
         except KeelsonError as exc:
             findings = (Finding(self.env, name, exc.message),)
         except OSError as exc:  # a full or read-only disk: one short line, not a listing
@@ -189,6 +196,25 @@ class _Release:
         self.report.stages.append(result)
         if self.progress:
             self.progress(result.stage, result)
+
+    def guard(self, kube_context: str | None) -> None:
+        """The env guard, before anything else: a wrong cluster is refused in seconds, not after lint."""
+        with self.stage("target") as detail:
+            self.target = target = kube.resolve(self.prj, kube_context)
+            cluster = preflighting.cluster_of(values.load(self.env, self.overlays, self.prj).merged)
+            revisions = deploying.guard(self.prj, self.env, target, cluster_of_env=cluster)
+            last = f"at revision {revisions[-1].revision}" if revisions else "not installed yet"
+            detail.append(f"{target.describe()}: {target.release} in {target.namespace} {last}")
+
+    def prerequisites(self) -> None:
+        """Everything the target must hold, and no upgrade Kubernetes would refuse, before helm runs."""
+        assert self.target is not None
+        with self.stage("prerequisites") as detail:
+            found = preflighting.run(self.prj, self.env, target=self.target, overlays=self.overlays)
+            checked = len(found.needs) - len(found.unchecked)
+            detail.append(f"{checked} prerequisites present, {len(found.objects)} objects to install")
+            if found.problems:
+                raise FindingsError([Finding(self.target.context, "", line) for line in found.problems])
 
     def preflight(self) -> None:
         with self.stage("preflight") as detail:
@@ -250,6 +276,9 @@ class _Release:
                 side.objects, self.objects, old=side.label, new=f"{self.env} at {sha}"
             )
             detail.append(f"against {side.label}: {report.diff.summary}")
+            # A deploy compares with the live objects instead (prerequisites), which a migration changed.
+            if self.target is None and (refused := immutable.changes(side.objects, self.objects)):
+                raise FindingsError([Finding(side.label, "", line) for line in refused])
 
     def package(self, stage: Staging, sign: package.Signing | None) -> None:
         with self.stage("package") as detail:
@@ -296,6 +325,7 @@ class _Release:
     def deploy(self, timeout: str) -> None:
         report = self.report
         assert report.packaged is not None
+        assert self.target is not None
         with self.stage("deploy") as detail:
             rec = report.packaged.record
             report.deployed = result = deploying.upgrade(
@@ -303,10 +333,14 @@ class _Release:
                 report.packaged.folder / report.packaged.umbrella.file,
                 self.user,
                 env=self.env,
+                target=self.target,
                 description=f"keelson {self.env} {rec.version} {rec.git_sha[:12]}",
                 timeout=timeout,
             )
-            detail.append(f"{result.action} {result.release} revision {result.revision} ({result.status})")
+            detail.append(
+                f"{result.action} {result.release} revision {result.revision} ({result.status}), "
+                f"{len(result.installed)} objects installed"
+            )
 
     def write(self, stage: Staging) -> None:
         report = self.report
@@ -318,6 +352,9 @@ class _Release:
                 oci=tuple(push.reference for push in report.oci),
                 deploy=report.deployed.to_json() if report.deployed else {},
             )
+            if report.deployed is not None:
+                # What the cluster got (helm get manifest), not the render with every optional API.
+                rec = replace(rec, objects=len(report.deployed.installed))
             staged_record = stage.path / "record.json"
             staging.crash_point()
             package.write_record(rec, staged_record)
@@ -348,6 +385,7 @@ def run(
     sign: package.Signing | None = None,
     dry_run: bool = False,
     deploy: bool = False,
+    kube_context: str | None = None,
     timeout: str = deploying.DEFAULT_TIMEOUT,
     progress: Progress | None = None,
 ) -> ReleaseReport:
@@ -358,6 +396,9 @@ def run(
     report = ReleaseReport(env, dry_run)
     steps = _Release(env, prj, overlays, dist, repo_dir or dist / "repo", report, progress)
     try:
+        if deploy:
+            steps.guard(kube_context)
+            steps.prerequisites()
         steps.preflight()
         steps.fast_checks()
         steps.lint()

@@ -82,11 +82,15 @@ def render(
     kube_version: str = KUBE_VERSIONS[0],
     api_versions: Sequence[str] = (),
     helm_binary: str = "helm",
+    kube_context: str | None = None,
 ) -> list[Object]:
     """``helm template`` of the umbrella (or ``chart``) with ``values`` on stdin; the objects, in order.
 
     ``values`` are the user-supplied values (values/<env>.yaml and overlays, nulls kept), the same
     as ``-f`` files would give helm: helm merges the chart defaults itself, exactly as at install.
+    With ``kube_context`` helm renders against that cluster (``--dry-run=server``): its Kubernetes
+    version, the APIs it serves and ``lookup`` of live objects, exactly as ``helm upgrade`` will;
+    ``kube_version`` and ``api_versions`` are then the cluster's own.
     """
     prj = prj or project()
     chart = chart or prj.umbrella
@@ -99,11 +103,13 @@ def render(
         namespace,
         "--values",
         "-",
-        "--kube-version",
-        kube_version,
     ]
-    for api in api_versions:
-        args += ["--api-versions", api]
+    if kube_context:
+        args += ["--dry-run=server", "--kube-context", kube_context]
+    else:
+        args += ["--kube-version", kube_version]
+        for api in api_versions:
+            args += ["--api-versions", api]
     with charts_lock(prj, exclusive=False):
         output = helm.run(
             prj,

@@ -6,6 +6,10 @@
     side = sources.resolve("last", env="prod", prj=prj)         # the env's last published release
     side = sources.resolve("cluster", env="prod", prj=prj)      # helm get manifest (current context)
 
+For ``cluster`` the other side must be rendered against that cluster
+(``render_env(env, prj, kube_context=target.context)``): the charts leave out what it does not serve
+(ServiceMonitor, PrometheusRule without the Prometheus Operator), as helm does when it installs.
+
 A bare word is tried in that order: environment, ``cluster``, ``last``, a version in the
 repository index, then a git ref; ``git:REF`` and ``version:X`` say which one outright.
 """
@@ -15,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from keelson import check, git, helm, repository, staging, values
+from keelson import check, git, helm, kube, repository, staging, values
 from keelson.errors import KeelsonError
 from keelson.package import ReleaseRecord, read_record
-from keelson.project import ENVS, NAMESPACE, OPTIONAL_APIS, RELEASE, UMBRELLA, Project
+from keelson.project import ENVS, OPTIONAL_APIS, UMBRELLA, Project
 from keelson.publish import RECORDS
 from keelson.staging import default_repo, dist_dir
 from keelson.yamlio import parse_all
@@ -46,10 +50,11 @@ def record_path(prj: Project, env: str, dist: Path | None = None) -> Path:
 
 
 def render_env(
-    env: str, prj: Project, overlays: Sequence[Path | str] = ()
+    env: str, prj: Project, overlays: Sequence[Path | str] = (), kube_context: str | None = None
 ) -> tuple[list[Object], dict[str, Any]]:
-    """``env`` checked (values, values schema) and rendered: the objects and the user values."""
-    report = check.check(env, overlays, prj, until="render")
+    """``env`` checked (values, values schema) and rendered (against ``kube_context``'s cluster when
+    given): the objects and the user values."""
+    report = check.check(env, overlays, prj, until="render", kube_context=kube_context)
     if not report.ok:
         raise SourceError(KeelsonError.from_findings(report.findings).message)
     user = _user_values(env, overlays, prj)
@@ -112,22 +117,22 @@ def render_last(env: str, prj: Project, repo_dir: Path, dist: Path | None = None
     return Side(f"last {env} release ({rec.chart} {rec.version}, {rec.git_sha[:7]})", "last", side.objects)
 
 
-def cluster(prj: Project, release: str = RELEASE, namespace: str = NAMESPACE, binary: str = "helm") -> Side:
-    """The deployed release's manifest (``helm get manifest``) in the current kube context."""
-    command = helm.command(prj, binary)
+def cluster(prj: Project, target: kube.Target, binary: str = "helm") -> Side:
+    """The deployed release's manifest (``helm get manifest``) on ``target``."""
+    command = helm.command(prj, binary, target.context)
     try:
         output = helm.call(
-            f"helm get manifest {release}",
-            lambda: command.run(["get", "manifest", release, "--namespace", namespace]),
+            f"helm get manifest {target.release}",
+            lambda: command.run(["get", "manifest", target.release, "--namespace", target.namespace]),
             SourceError,
         )
     except SourceError as exc:
         if "not found" in exc.message:
-            where = f"namespace {namespace} of the current kube context"
-            raise SourceError(f"--against cluster: no release {release} in {where}") from exc
+            where = f"namespace {target.namespace} of {target.describe()}"
+            raise SourceError(f"--against cluster: no release {target.release} in {where}") from exc
         raise
     objects = [doc for doc in parse_all(bytes(output).decode(), "helm get manifest") if isinstance(doc, dict)]
-    return Side(f"cluster ({release} in {namespace})", "cluster", objects)
+    return Side(f"cluster ({target.release} in {target.namespace}, {target.context})", "cluster", objects)
 
 
 def resolve(
@@ -137,8 +142,10 @@ def resolve(
     prj: Project,
     repo_dir: Path | None = None,
     overlays: Sequence[Path | str] = (),
+    target: kube.Target | None = None,
 ) -> Side:
-    """Whatever ``against`` names, rendered (see the module's docstring for the forms)."""
+    """Whatever ``against`` names, rendered (see the module's docstring for the forms); ``cluster``
+    reads ``target`` (default: the current kube context)."""
     repo = repo_dir or default_repo(prj)
     kind, _, rest = against.partition(":")
     if rest and kind in ("git", "version"):
@@ -159,7 +166,7 @@ def resolve(
     if kind == "env":
         return Side(against, "env", render_env(against, prj)[0])
     if kind == "cluster":
-        return cluster(prj)
+        return cluster(prj, target or kube.resolve(prj))
     if kind == "git":
         return render_ref(against, env, prj)
     if kind == "version":

@@ -260,6 +260,19 @@ def calls(state: Path) -> list[list[str]]:
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
 
 
+def skip_target_stages(monkeypatch: Any, cluster: str) -> None:
+    """A ``--deploy`` release whose env guard and preflight pass without a cluster, for the tests of
+    what happens after them (a failed deploy); tests/test_operator_cluster.py runs both for real."""
+    from keelson import kube, preflight  # noqa: PLC0415
+
+    target = kube.Target("fake-context", cluster, "https://127.0.0.1:1")
+    monkeypatch.setattr("keelson.release.kube.resolve", lambda prj, context: target)
+    monkeypatch.setattr(
+        "keelson.release.preflighting.run",
+        lambda prj, env, target, overlays: preflight.PreflightReport(env, target, [], []),
+    )
+
+
 def stub_lint(monkeypatch: Any) -> None:
     """Skip the linters (tests/test_lint.py covers them; the CLI release test runs them for real)."""
     monkeypatch.setattr("keelson.release.linting.run", lambda envs, prj: [])

@@ -45,6 +45,8 @@ CONTRACT = [
     ("kfm.env", "env", False),
 ]
 AGENT = f"{RELEASE}-alloy-agent"
+# Cluster-scoped RBAC carries the namespace, so releases in two namespaces do not claim one object.
+AGENT_RBAC = f"keelson:{AGENT}"
 GATEWAY = f"{RELEASE}-alloy-gateway"
 
 
@@ -127,7 +129,7 @@ def test_agent_scrapes_kubelet_cadvisor_and_annotated_pods_into_mimir(
 
 def test_agent_rbac_is_least_privilege(rendered: Callable[[str], list[Object]]) -> None:
     objects = rendered("prod")
-    role = find_object(objects, "ClusterRole", AGENT)
+    role = find_object(objects, "ClusterRole", AGENT_RBAC)
     # pods: discovery of this node's pods; pods/log: their logs through the API; nodes: discovery of
     # this node; nodes/metrics: the kubelet's /metrics and /metrics/cadvisor. Read-only, nothing else.
     assert role["rules"] == [
@@ -137,16 +139,16 @@ def test_agent_rbac_is_least_privilege(rendered: Callable[[str], list[Object]]) 
             "verbs": ["get", "list", "watch"],
         }
     ]
-    binding = find_object(objects, "ClusterRoleBinding", AGENT)
+    binding = find_object(objects, "ClusterRoleBinding", AGENT_RBAC)
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "ClusterRole",
-        "name": AGENT,
+        "name": AGENT_RBAC,
     }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": AGENT, "namespace": "keelson"}]
     kinds = {o["kind"] for o in objects}
     assert not kinds & {"Role", "RoleBinding"}, "the gateway needs no API access"
-    assert [o["metadata"]["name"] for o in objects if o["kind"] == "ClusterRole"] == [AGENT]
+    assert [o["metadata"]["name"] for o in objects if o["kind"] == "ClusterRole"] == [AGENT_RBAC]
 
 
 # --- gateway -------------------------------------------------------------------------------------
@@ -198,8 +200,9 @@ def test_prod_gateway_two_replicas_and_an_hpa(rendered: Callable[[str], list[Obj
     hpa = find_object(objects, "HorizontalPodAutoscaler", GATEWAY)["spec"]
     assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": GATEWAY}
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
-    # The HPA owns the replica count; the Deployment leaves it out so a rollout does not reset it.
-    assert "replicas" not in find_object(objects, "Deployment", GATEWAY)["spec"]
+    # Without a cluster (helm template) the Deployment starts at the HPA's floor, never at the
+    # default of 1; an upgrade keeps the live count (tests/test_cluster_operator.py).
+    assert find_object(objects, "Deployment", GATEWAY)["spec"]["replicas"] == 2
     assert find_object(objects, "PodDisruptionBudget", GATEWAY)["spec"]["minAvailable"] == 1
 
 

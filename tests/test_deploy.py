@@ -1,5 +1,8 @@
-"""Deploy and rollback through pyhelm3, against a fake helm that records its arguments and answers
-with canned JSON (no cluster here): install/upgrade flags, pending releases, env guard, rollback."""
+"""How deploy builds helm's command lines, against a fake helm that records its arguments and answers
+with canned JSON: install/upgrade flags, the kube context, pending releases, the env guard.
+
+Deploying, rolling back, the guard against the wrong cluster and preflight run on the real API
+server in tests/test_operator_cluster.py."""
 
 from __future__ import annotations
 
@@ -7,13 +10,13 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
-from releasing import calls, git_project, stub_lint, use_fake_helm
+from releasing import calls, use_fake_helm
 from support import REPO, copy_project, invoke, one_error_line
 
-from keelson import deploy, release
+from keelson import deploy
+from keelson.kube import Target
 
 if TYPE_CHECKING:
-    import subprocess
     from pathlib import Path
 
     from keelson.project import Project
@@ -25,7 +28,13 @@ def cluster(tmp_path: Path) -> tuple[Project, Path]:
     prj = copy_project(REPO, tmp_path / "project")
     state = tmp_path / "helm-state"
     use_fake_helm(prj, state)
+    (state / "manifest.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keelson-x\n  namespace: keelson\n"
+    )
     return prj, state
+
+
+TARGET = Target("keelson-prod", "prod", "https://127.0.0.1:6443")
 
 
 def history(state: Path, *statuses: str) -> None:
@@ -51,11 +60,21 @@ def test_first_install_rolls_back_on_failure_and_waits(cluster: tuple[Project, P
     prj, state = cluster
     archive = tmp_path / "keelson-0.1.0.tgz"
     result = deploy.upgrade(
-        prj, archive, {"global": {"env": "prod"}}, env="prod", description="keelson prod 0.1.0"
+        prj, archive, {"global": {"env": "prod"}}, env="prod", target=TARGET, description="keelson prod 0.1.0"
     )
-    assert result == deploy.DeployResult("keelson", "keelson", 1, "deployed", "keelson-0.1.0", "install")
+    assert result == deploy.DeployResult(
+        "keelson",
+        "keelson",
+        1,
+        "deployed",
+        "keelson-0.1.0",
+        "install",
+        "keelson-prod",
+        ("ConfigMap/keelson/keelson-x",),
+    )
     args = upgrade_call(state)
     assert args[:3] == ["upgrade", "keelson", str(archive)]
+    assert args[args.index("--kube-context") + 1] == "keelson-prod"
     for flag in ("--install", "--rollback-on-failure", "--wait", "--create-namespace"):
         assert flag in args
     assert "--atomic" not in args
@@ -67,7 +86,7 @@ def test_first_install_rolls_back_on_failure_and_waits(cluster: tuple[Project, P
 def test_helm_3_gets_atomic(cluster: tuple[Project, Path], tmp_path: Path) -> None:
     prj, state = cluster
     (state / "version.json").write_text(json.dumps("v3.22.0"))
-    deploy.upgrade(prj, tmp_path / "chart.tgz", {}, env="prod")
+    deploy.upgrade(prj, tmp_path / "chart.tgz", {}, env="prod", target=TARGET)
     args = upgrade_call(state)
     assert "--atomic" in args
     assert "--rollback-on-failure" not in args
@@ -78,75 +97,69 @@ def test_a_pending_release_is_refused(cluster: tuple[Project, Path], tmp_path: P
     prj, state = cluster
     history(state, "superseded", status)
     with pytest.raises(deploy.DeployError, match=f"is {status} at revision 2"):
-        deploy.upgrade(prj, tmp_path / "chart.tgz", {}, env="prod")
+        deploy.guard(prj, "prod", TARGET, cluster_of_env="prod")
+    with pytest.raises(deploy.DeployError, match=f"is {status} at revision 2"):
+        deploy.upgrade(prj, tmp_path / "chart.tgz", {}, env="prod", target=TARGET)
     assert not [args for args in calls(state) if args[0] == "upgrade"]
 
 
-def test_a_release_of_another_env_is_refused(cluster: tuple[Project, Path], tmp_path: Path) -> None:
+def test_a_release_of_another_env_is_refused(cluster: tuple[Project, Path]) -> None:
     prj, state = cluster
     history(state, "deployed")
     (state / "values.json").write_text(json.dumps({"global": {"env": "staging"}}))
-    with pytest.raises(deploy.DeployError, match="is staging, not prod; switch the kube context first"):
-        deploy.upgrade(prj, tmp_path / "chart.tgz", {}, env="prod")
+    with pytest.raises(deploy.DeployError, match="is staging, not prod; pass --kube-context"):
+        deploy.guard(prj, "prod", TARGET, cluster_of_env="prod")
 
 
 def test_a_failed_upgrade_is_one_error(cluster: tuple[Project, Path], tmp_path: Path) -> None:
     prj, state = cluster
     (state / "fail.json").write_text("true")
     with pytest.raises(deploy.DeployError, match="UPGRADE FAILED: context deadline exceeded"):
-        deploy.upgrade(prj, tmp_path / "chart.tgz", {}, env="prod")
+        deploy.upgrade(prj, tmp_path / "chart.tgz", {}, env="prod", target=TARGET)
 
 
-def test_rollback_task(cluster: tuple[Project, Path]) -> None:
+def test_rollback_arguments(cluster: tuple[Project, Path]) -> None:
     prj, state = cluster
     history(state, "superseded", "deployed")
     (state / "values.json").write_text(json.dumps({"global": {"env": "prod"}}))
-    done = invoke("rollback", "--env", "prod", "--revision", "1", cwd=prj.root, root=prj.root)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "keelson is at revision 3 (deployed, keelson-0.1.0)" in done.stdout
+    result = deploy.rollback(prj, env="prod", target=TARGET, cluster_of_env="prod", revision=1)
+    assert (result.revision, result.action) == (3, "rollback")
     (rollback,) = [args for args in calls(state) if args[0] == "rollback"]
     assert rollback[:3] == ["rollback", "keelson", "1"]
     assert "--wait" in rollback
     assert rollback[rollback.index("--namespace") + 1] == "keelson"
+    assert rollback[rollback.index("--kube-context") + 1] == "keelson-prod"
 
 
 def test_rollback_refusals(cluster: tuple[Project, Path]) -> None:
     prj, state = cluster
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return invoke("rollback", *args, cwd=prj.root, root=prj.root)
+    def refused(match: str, revision: int | None = None) -> None:
+        with pytest.raises(deploy.DeployError, match=match):
+            deploy.rollback(prj, env="prod", target=TARGET, cluster_of_env="prod", revision=revision)
 
-    one_error_line(run("--env", "prod"), "release keelson is not installed in namespace keelson")
+    refused("release keelson is not installed in namespace keelson of kube context keelson-prod")
     history(state, "deployed")
     (state / "values.json").write_text(json.dumps({"global": {"env": "prod"}}))
-    one_error_line(run("--env", "prod"), "has only revision 1: nothing to roll back to")
-    one_error_line(run("--env", "prod", "--revision", "7"), "--revision 7: release keelson has revisions 1")
-    one_error_line(run("--env", "prod", "--revision", "two"), '--revision "two": must be a revision number')
+    refused("has only revision 1: nothing to roll back to")
+    refused("--revision 7: release keelson has revisions 1", revision=7)
     (state / "values.json").write_text(json.dumps({"global": {"env": "dev"}}))
-    one_error_line(run("--env", "prod", "--revision", "1"), "is dev, not prod")
+    refused("is dev, not prod", revision=1)
 
 
-def test_release_deploy_records_the_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    prj = git_project(tmp_path / "project")
-    state = tmp_path / "helm-state"
-    use_fake_helm(prj, state)
-    stub_lint(monkeypatch)
-    first = release.run("prod", prj=prj, deploy=True)
-    assert first.ok, first.summary()
-    assert first.deployed == deploy.DeployResult(
-        "keelson", "keelson", 1, "deployed", "keelson-0.1.0", "install"
+def test_rollback_revision_must_be_a_number() -> None:
+    one_error_line(
+        invoke("rollback", "--env", "prod", "--revision", "two"),
+        '--revision "two": must be a revision number',
     )
-    record = json.loads((prj.root / "dist" / "releases" / "prod.json").read_text())
-    assert record["deploy"]["revision"] == 1
-    assert upgrade_call(state)[2].endswith("/packages/keelson-0.1.0.tgz")
-    second = release.run("prod", prj=prj, deploy=True)
-    assert second.ok, second.summary()
-    assert second.deployed is not None
-    assert (second.deployed.revision, second.deployed.action) == (2, "upgrade")
-    assert json.loads((prj.root / "dist" / "releases" / "prod.json").read_text())["deploy"]["revision"] == 2
-    assert "  deployed keelson revision 2 (deployed) in keelson" in second.summary()
 
 
 def test_dry_run_and_deploy_do_not_go_together() -> None:
     done = invoke("release", "--env", "dev", "--dry-run", "--deploy")
     one_error_line(done, "--dry-run stops before publishing, so not with --deploy")
+
+
+def test_a_kube_context_needs_deploy() -> None:
+    one_error_line(
+        invoke("release", "--env", "dev", "--kube-context", "x"), "--kube-context goes with --deploy"
+    )

@@ -9,23 +9,19 @@ from typing import TYPE_CHECKING
 
 import yaml
 from releasing import (
-    calls,
     commit,
     git,
     git_project,
     published_project,
-    use_fake_helm,
 )
 from support import REPO, copy_project, invoke, one_error_line
 
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Callable
     from pathlib import Path
 
     import pytest
 
-    from keelson.models import Object
     from keelson.project import Project
 
 NOISE = ("helm.sh/chart", "app.kubernetes.io/version")
@@ -127,40 +123,7 @@ def test_secret_values_never_appear(tmp_path: Path) -> None:
     assert "data.password" in within(prj, "diff", "--env", "prod", "--against", "dev").stdout
 
 
-def test_against_the_cluster(
-    tmp_path: Path, rendered: Callable[[str], list[Object]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    prj = copy_project(REPO, tmp_path / "project")
-    state = tmp_path / "helm-state"
-    use_fake_helm(prj, state)
-    deployed = [dict(obj) for obj in rendered("prod")]
-    backend = next(
-        o for o in deployed if o["kind"] == "Deployment" and o["metadata"]["name"] == "keelson-app-backend"
-    )
-    backend["spec"] = {**backend["spec"], "replicas": 2}
-    deployed.append(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "keelson-leftover", "namespace": "keelson"},
-            "data": {"password": base64.b64encode(b"hunter2-cluster").decode()},
-        }
-    )
-    (state / "manifest.yaml").write_text(yaml.safe_dump_all(deployed))
-    (state / "history.json").write_text(json.dumps([{"revision": 4, "status": "deployed"}]))
-    done = within(prj, "diff", "--env", "prod", "--against", "cluster")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert block(done.stdout, BACKEND) == ["spec.replicas: 2 → 3"]
-    assert "- Secret keelson/keelson-leftover (v1)" in done.stdout
-    assert "hunter2" not in done.stdout
-    assert ["get", "manifest", "keelson", "--namespace", "keelson"] in calls(state)
-
-
-def test_against_the_cluster_without_a_release(tmp_path: Path) -> None:
-    prj = copy_project(REPO, tmp_path / "project")
-    use_fake_helm(prj, tmp_path / "helm-state")
-    done = within(prj, "diff", "--env", "prod", "--against", "cluster")
-    one_error_line(done, "--against cluster: no release keelson in namespace keelson")
+# --against cluster runs on the real API server: tests/test_operator_cluster.py.
 
 
 def test_against_the_last_release_and_a_published_version(

@@ -19,6 +19,7 @@ from releasing import (
     published_project,
     registry,
     serve,
+    skip_target_stages,
     stub_lint,
     tree_hash,
     use_fake_helm,
@@ -211,6 +212,7 @@ def fail_deploy(monkeypatch: pytest.MonkeyPatch, prj: Project) -> dict[str, Any]
     stub_lint(monkeypatch)
     state = prj.root.parent / "helm-state"
     use_fake_helm(prj, state)
+    skip_target_stages(monkeypatch, "prod")
     (state / "fail.json").write_text("true")
     return {"deploy": True}
 

@@ -51,7 +51,8 @@ managed-by: {{ $ctx.Release.Service }}
 Standard metadata block for a namespaced object.
 Usage: include "common.metadata" (dict "context" $ "name" $name "component" "backend" "annotations" $extra)
 Pass "clusterScoped" true for objects without a namespace (ClusterRole, ClusterRoleBinding), and
-"namespace" for an object the release puts in another namespace (a Role where the agent reads).
+"namespace" for an object the release puts in another namespace (a Role where the agent reads);
+name cluster-scoped objects with common.names.clusterScoped.
 */}}
 {{- define "common.metadata" -}}
 name: {{ .name }}

@@ -46,3 +46,17 @@ Usage: include "common.names.component" (dict "context" $ "component" "backend")
 {{- define "common.names.namespace" -}}
 {{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+
+{{/*
+The name of a cluster-scoped object (ClusterRole, ClusterRoleBinding): <namespace>:<name>. A
+cluster-scoped object has no namespace to keep two releases apart, so one named from the release
+alone is claimed by whichever release came first, and a second release in another namespace fails
+("invalid ownership metadata"). The namespace makes it unique per release; ':' cannot occur in a
+namespace or release name, so no two (namespace, name) pairs give the same result. RBAC names are
+path segments, where ':' is allowed (as in system:controller:...); a kind whose names must be DNS
+subdomains would need another separator.
+Usage: include "common.names.clusterScoped" (dict "context" $ "name" $name)
+*/}}
+{{- define "common.names.clusterScoped" -}}
+{{- printf "%s:%s" (include "common.names.namespace" .context) .name -}}
+{{- end -}}

@@ -1,0 +1,179 @@
+"""Before helm runs: is the target the env's cluster, and does it hold every prerequisite?
+
+    target = kube.resolve(prj, "keelson-prod")
+    preflight.bind(env="prod", cluster_of_env="prod", target=target)        # raises PreflightError
+    report = preflight.run(prj, "prod", target=target)                         # a PreflightReport
+    report.missing                                                              # one line per thing
+
+``bind`` compares the env's ``global.cluster`` with the name the kube context gives its cluster, so
+a first deploy to the wrong cluster is refused as well as an upgrade of another env's release.
+``run`` renders the env for the target's own API versions, derives the prerequisites from that
+render (keelson.prerequisites) and looks each up with a handful of kubectl calls: the namespace and
+its PodSecurity label, the Secrets and their keys (names only: no value is read), the ClusterIssuers,
+IngressClasses and StorageClasses. Buckets and databases cannot be checked from the cluster; they
+are listed as such. It also compares the render with the live workloads for the fields Kubernetes
+will not let an upgrade change (keelson.immutable), so such an upgrade is refused before helm runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from keelson import immutable, kube, prerequisites, values
+from keelson import render as rendering
+from keelson.errors import KeelsonError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from keelson.models import Object
+    from keelson.prerequisites import Prerequisite
+    from keelson.project import Project
+
+PSS_LABEL = "pod-security.kubernetes.io/enforce"
+ISSUER_API = "cert-manager.io/v1/ClusterIssuer"
+# The workloads whose immutable fields an upgrade must leave alone (keelson.immutable).
+LIVE_KINDS = ("statefulsets.apps", "deployments.apps", "daemonsets.apps")
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+
+
+class PreflightError(KeelsonError):
+    """The target is not the env's cluster, or a prerequisite is missing."""
+
+
+def bind(env: str, cluster_of_env: str, target: kube.Target) -> None:
+    """Refuse a target whose cluster is not the env's ``global.cluster``."""
+    if target.cluster != cluster_of_env:
+        raise PreflightError(
+            f"{env} deploys to cluster {cluster_of_env} (global.cluster in values/{env}.yaml), but "
+            f"{target.describe()} is another cluster; pass --kube-context for a context of cluster "
+            f"{cluster_of_env}"
+        )
+
+
+def cluster_of(merged: Mapping[str, Any]) -> str:
+    """The env's ``global.cluster``: the name its kube context must give the cluster."""
+    return str((merged.get("global") or {}).get("cluster") or "")
+
+
+@dataclass
+class PreflightReport:
+    env: str
+    target: kube.Target
+    objects: list[Object]  # the env rendered for the target's API versions: what helm will install
+    needs: list[Prerequisite]
+    missing: list[str] = field(default_factory=list)  # one line per missing thing
+    immutable: list[str] = field(default_factory=list)  # one line per field an upgrade cannot change
+    unchecked: list[Prerequisite] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return [*self.missing, *self.immutable]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def run(
+    prj: Project,
+    env: str,
+    *,
+    target: kube.Target,
+    overlays: Sequence[Path | str] = (),
+) -> PreflightReport:
+    """Every prerequisite of ``env`` looked up on ``target``; ``missing`` lists what is not there."""
+    merged = values.load(env, overlays, prj)
+    bind(env, cluster_of(merged.merged), target)
+    apis = kube.api_versions(prj, target)
+    objects = rendering.render(
+        merged.user, prj=prj, namespace=target.namespace, release=target.release, kube_context=target.context
+    )
+    needs = prerequisites.derive(objects, merged.merged, target.namespace)
+    report = PreflightReport(env, target, objects, needs)
+    report.unchecked = [need for need in needs if not need.checkable]
+    state = _Cluster.read(prj, target, apis, {need.kind for need in needs})
+    report.missing = [line for need in needs if need.checkable and (line := state.missing(need))]
+    if state.namespace is not None:
+        live = kube.get(prj, target, list(LIVE_KINDS), namespace=target.namespace)
+        report.immutable = immutable.changes(live, objects, target.namespace)
+    return report
+
+
+@dataclass(frozen=True)
+class _Cluster:
+    """What the cluster holds of each prerequisite kind, read once: five kubectl calls at most."""
+
+    namespace: Object | None
+    secrets: dict[str, frozenset[str]]
+    classes: list[Object]  # StorageClasses and IngressClasses
+    issuers: frozenset[str] | None  # None: no cert-manager API
+
+    @classmethod
+    def read(cls, prj: Project, target: kube.Target, apis: Sequence[str], kinds: set[str]) -> _Cluster:
+        found = kube.get(prj, target, ["namespaces"])
+        namespace = next((item for item in found if item["metadata"]["name"] == target.namespace), None)
+        secrets = kube.secret_keys(prj, target, target.namespace) if namespace and "Secret" in kinds else {}
+        classes = kube.get(prj, target, ["storageclasses.storage.k8s.io", "ingressclasses.networking.k8s.io"])
+        issuers = None
+        if "ClusterIssuer" in kinds and ISSUER_API in apis:
+            listed = kube.get(prj, target, ["clusterissuers.cert-manager.io"])
+            issuers = frozenset(str(item["metadata"]["name"]) for item in listed)
+        return cls(namespace, secrets, classes, issuers)
+
+    def missing(self, need: Prerequisite) -> str:
+        """One line when ``need`` is not met, else ""."""
+        users = ", ".join(need.needed_by[:3]) + (" …" if len(need.needed_by) > 3 else "")
+        by = f", needed by {users}" if users else ""
+        check = {
+            "Namespace": self._namespace,
+            "Secret": self._secret,
+            "ClusterIssuer": self._issuer,
+            "IngressClass": self._ingress_class,
+            "StorageClass": self._storage,
+        }[need.kind]
+        return check(need, by)
+
+    def _namespace(self, need: Prerequisite, by: str) -> str:
+        if self.namespace is None:
+            return f"Namespace {need.name} is missing (create it with its PodSecurity labels: README)"
+        labels = (self.namespace.get("metadata") or {}).get("labels") or {}
+        if labels.get(PSS_LABEL) != "restricted":
+            return (
+                f"Namespace {need.name} does not enforce the restricted Pod Security Standard ({PSS_LABEL})"
+            )
+        return ""
+
+    def _issuer(self, need: Prerequisite, by: str) -> str:
+        if self.issuers is None:
+            return f"ClusterIssuer {need.name}: cert-manager is not installed (no {ISSUER_API} API){by}"
+        return "" if need.name in self.issuers else f"ClusterIssuer {need.name} is missing{by}"
+
+    def _ingress_class(self, need: Prerequisite, by: str) -> str:
+        if self._has("IngressClass", need.name):
+            return ""
+        return f"IngressClass {need.name} is missing (no ingress controller of that class){by}"
+
+    def _has(self, kind: str, name: str) -> bool:
+        return any(item["kind"] == kind and item["metadata"]["name"] == name for item in self.classes)
+
+    def _secret(self, need: Prerequisite, by: str) -> str:
+        have = self.secrets.get(need.name)
+        if have is None:
+            keys = f" with keys {', '.join(need.keys)}" if need.keys else ""
+            return f"Secret {need.namespace}/{need.name}{keys} is missing{by}"
+        absent = [key for key in need.keys if key not in have]
+        return f"Secret {need.namespace}/{need.name} has no key {', '.join(absent)}{by}" if absent else ""
+
+    def _storage(self, need: Prerequisite, by: str) -> str:
+        if need.name != prerequisites.DEFAULT_STORAGE_CLASS:
+            return "" if self._has("StorageClass", need.name) else f"StorageClass {need.name} is missing{by}"
+        defaults = [
+            item
+            for item in self.classes
+            if item["kind"] == "StorageClass"
+            and (item["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true"
+        ]
+        return "" if defaults else f'no default StorageClass (annotation {DEFAULT_CLASS}: "true"){by}'

@@ -1,0 +1,282 @@
+"""The operator's path without a cluster: cluster-scoped names, replica floors, the immutable fields an
+upgrade cannot change, the prerequisites derived from the render (and the README list of them), and
+the env-to-cluster binding. tests/test_operator_cluster.py runs the same on the API server."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+from support import REPO, find_object, invoke
+
+from keelson import immutable, prerequisites, values
+from keelson.gates.k8s import CLUSTER_SCOPED
+from keelson.kube import Target
+from keelson.preflight import PreflightError, bind
+from keelson.prerequisites import Prerequisite
+from keelson.project import project
+from keelson.render import render
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from keelson.models import Object
+
+PRJ = project(REPO)
+
+
+def render_env(
+    env: str, overlay: dict[str, Any] | None = None, tmp: Path | None = None, **options: Any
+) -> list[Object]:
+    overlays = []
+    if overlay is not None and tmp is not None:
+        (tmp / "overlay.yaml").write_text(yaml.safe_dump(overlay))
+        overlays.append(tmp / "overlay.yaml")
+    return render(values.load(env, overlays, PRJ).user, prj=PRJ, **options)
+
+
+# --- defect 1: cluster-scoped names -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_cluster_scoped_name_carries_the_namespace(env: str) -> None:
+    objects = render_env(env, namespace="team-a")
+    scoped = [obj for obj in objects if obj["kind"] in CLUSTER_SCOPED]
+    assert {obj["kind"] for obj in scoped} == {"ClusterRole", "ClusterRoleBinding"}
+    for obj in scoped:
+        assert obj["metadata"]["name"] == "team-a:keelson-alloy-agent", obj["kind"]
+        assert "namespace" not in obj["metadata"]
+    binding = find_object(objects, "ClusterRoleBinding", "team-a:keelson-alloy-agent")
+    assert binding["roleRef"]["name"] == "team-a:keelson-alloy-agent"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "keelson-alloy-agent", "namespace": "team-a"}
+    ]
+
+
+# --- defect 2: autoscaled workloads start at their floor ----------------------------------------
+
+
+def test_autoscaled_workloads_start_at_min_replicas_not_at_one(tmp_path: Path) -> None:
+    overlay = {
+        "app": {
+            "components": {"backend": {"replicas": 1, "autoscaling": {"enabled": True, "minReplicas": 3}}}
+        },
+        "alloy": {
+            "gateway": {"replicas": 1, "autoscaling": {"enabled": True, "minReplicas": 4, "maxReplicas": 8}}
+        },
+    }
+    objects = render_env("dev", overlay, tmp_path)
+    assert find_object(objects, "Deployment", "keelson-app-backend")["spec"]["replicas"] == 3
+    assert find_object(objects, "Deployment", "keelson-alloy-gateway")["spec"]["replicas"] == 4
+    # Without autoscaling the replicas value is used as it is.
+    assert find_object(objects, "Deployment", "keelson-app-frontend")["spec"]["replicas"] == 1
+
+
+def test_every_hpa_target_starts_at_the_hpa_floor(rendered: Callable[[str], list[Object]]) -> None:
+    objects = rendered("prod")
+    hpas = [obj for obj in objects if obj["kind"] == "HorizontalPodAutoscaler"]
+    assert hpas, "prod autoscales the gateway"
+    for hpa in hpas:
+        target = hpa["spec"]["scaleTargetRef"]
+        workload = find_object(objects, target["kind"], target["name"])
+        assert workload["spec"]["replicas"] == hpa["spec"]["minReplicas"]
+
+
+# --- defect 3: immutable StatefulSet fields -----------------------------------------------------
+
+
+def statefulset(size: str | None = "10Gi", **spec: Any) -> Object:
+    claims = []
+    if size is not None:
+        claims = [
+            {
+                "metadata": {"name": "data", "labels": {"app": "loki"}},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
+            }
+        ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "keelson-loki", "namespace": "keelson"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "loki"}},
+            "serviceName": "h",
+            "volumeClaimTemplates": claims,
+            **spec,
+        },
+    }
+
+
+def live(obj: Object) -> Object:
+    """``obj`` as the API server returns it: defaults filled in, status on each claim template."""
+    spec = obj["spec"]
+    claims = [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            **claim,
+            "spec": {**claim["spec"], "volumeMode": "Filesystem"},
+            "status": {"phase": "Pending"},
+        }
+        for claim in spec["volumeClaimTemplates"]
+    ]
+    return {**obj, "spec": {**spec, "podManagementPolicy": "OrderedReady", "volumeClaimTemplates": claims}}
+
+
+def test_an_unchanged_statefulset_passes_against_its_live_object() -> None:
+    assert immutable.changes([live(statefulset())], [statefulset()]) == []
+    # The same quantity written another way is the same request.
+    assert immutable.changes([live(statefulset("10Gi"))], [statefulset(str(10 * 2**30))]) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        (
+            statefulset("10Gi"),
+            statefulset("20Gi"),
+            "spec.volumeClaimTemplates[data].spec.resources.requests.storage changes",
+        ),
+        (
+            statefulset(None),
+            statefulset("10Gi"),
+            "spec.volumeClaimTemplates[data] is added (persistence turned on)",
+        ),
+        (
+            statefulset("10Gi"),
+            statefulset(None),
+            "spec.volumeClaimTemplates[data] is removed (persistence turned off)",
+        ),
+        (statefulset(), statefulset(serviceName="other"), "spec.serviceName changes"),
+        (statefulset(), statefulset(podManagementPolicy="Parallel"), "spec.podManagementPolicy changes"),
+        (statefulset(), statefulset(selector={"matchLabels": {"app": "x"}}), "spec.selector changes"),
+    ],
+)
+def test_each_immutable_change_is_one_line_naming_the_statefulset_and_the_field(
+    old: Object, new: Object, field: str
+) -> None:
+    (line,) = immutable.changes([live(old)], [new])
+    assert line.startswith(f"StatefulSet keelson/keelson-loki: {field}, which Kubernetes refuses")
+    assert line.endswith("""migrate first (README "Changing a StatefulSet's storage")""")
+    assert not re.search(r"\d+Gi", line), "no value from the input"
+
+
+def test_storage_class_absent_and_empty_are_different_requests() -> None:
+    old = statefulset()
+    new = statefulset()
+    new["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] = ""
+    (line,) = immutable.changes([live(old)], [new])
+    assert "spec.volumeClaimTemplates[data].spec.storageClassName changes" in line
+
+
+def test_a_new_statefulset_is_no_change() -> None:
+    assert immutable.changes([], [statefulset()]) == []
+
+
+# --- prerequisites, derived from the render -----------------------------------------------------
+
+
+def test_prod_prerequisites_field_by_field(rendered: Callable[[str], list[Object]]) -> None:
+    merged = values.load("prod", (), PRJ).merged
+    needs = {(need.kind, need.name): need for need in prerequisites.derive(rendered("prod"), merged)}
+    secrets = {name: need.keys for (kind, name), need in needs.items() if kind == "Secret"}
+    assert secrets == {
+        "keelson-alertmanager-heartbeat": ("url",),
+        "keelson-alertmanager-slack": ("url",),
+        "keelson-grafana-admin": ("admin-password", "admin-user"),
+        "keelson-grafana-db": ("password",),
+        "keelson-grafana-oauth": ("client-id", "client-secret"),
+        "keelson-object-storage": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+    }
+    assert needs["Secret", "keelson-object-storage"].needed_by == tuple(
+        f"StatefulSet/keelson/keelson-{name}" for name in ("loki", "mimir", "pyroscope", "tempo")
+    )
+    # cert-manager issues the TLS Secrets, so the ClusterIssuer is the prerequisite, not the Secret.
+    assert ("ClusterIssuer", "letsencrypt-prod") in needs
+    assert not [name for name in secrets if name.endswith("-tls")]
+    assert ("IngressClass", "nginx") in needs
+    assert ("StorageClass", "") in needs  # the claims name no class: the cluster's default
+    assert ("Namespace", "keelson") in needs
+    buckets = sorted(name for kind, name in needs if kind == "Bucket")
+    assert buckets == [
+        f"keelson-prod-{n} at s3.eu-west-1.amazonaws.com" for n in ("loki", "mimir", "pyroscope", "tempo")
+    ]
+    assert ("Database", "postgres keelson-grafana-db.example.com:5432 database grafana") in needs
+    assert not [need for need in needs.values() if need.kind in ("Bucket", "Database") and need.checkable]
+
+
+def pod(spec: dict[str, Any]) -> Object:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "w"},
+        "spec": {"template": {"spec": spec}},
+    }
+
+
+def test_optional_references_and_rendered_secrets_are_no_prerequisites() -> None:
+    container = {
+        "name": "c",
+        "env": [
+            {"name": "A", "valueFrom": {"secretKeyRef": {"name": "needed", "key": "a"}}},
+            {"name": "B", "valueFrom": {"secretKeyRef": {"name": "maybe", "key": "b", "optional": True}}},
+            {"name": "C", "valueFrom": {"secretKeyRef": {"name": "made-here", "key": "c"}}},
+        ],
+        "envFrom": [{"secretRef": {"name": "whole"}}],
+    }
+    objects = [
+        pod({"containers": [container], "imagePullSecrets": [{"name": "registry"}]}),
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "made-here"}},
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "i"},
+            "spec": {"tls": [{"secretName": "own-cert"}]},
+        },
+    ]
+    found = [need for need in prerequisites.derive(objects, {}) if need.kind == "Secret"]
+    assert found == [
+        Prerequisite("Secret", "needed", "keelson", ("a",), ("Deployment/keelson/w",)),
+        Prerequisite("Secret", "own-cert", "keelson", ("tls.crt", "tls.key"), ("Ingress/keelson/i",)),
+        Prerequisite("Secret", "registry", "keelson", (".dockerconfigjson",), ("Deployment/keelson/w",)),
+        Prerequisite("Secret", "whole", "keelson", (), ("Deployment/keelson/w",)),
+    ]
+
+
+def test_the_readme_list_is_the_derived_one() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- prerequisites:begin[^>]*-->\n(.*?)<!-- prerequisites:end -->", readme, re.S)
+    assert match, "README.md lost its prerequisites markers"
+    assert match.group(1) == prerequisites.readme_list(PRJ), "regenerate it: invoke preflight --list"
+
+
+# --- defect 5: an env is bound to its cluster ---------------------------------------------------
+
+
+def test_a_context_of_another_cluster_is_refused() -> None:
+    with pytest.raises(PreflightError) as refused:
+        bind("prod", "prod", Target("keelson-dev", "dev", "https://127.0.0.1:6443"))
+    assert refused.value.message == (
+        "prod deploys to cluster prod (global.cluster in values/prod.yaml), but kube context keelson-dev "
+        "(cluster dev) is another cluster; pass --kube-context for a context of cluster prod"
+    )
+    bind("dev", "dev", Target("keelson-dev", "dev", "https://127.0.0.1:6443"))
+
+
+def test_diff_against_a_ref_predicts_the_refused_upgrade(tmp_path: Path) -> None:
+    overlay = tmp_path / "persistence.yaml"
+    overlay.write_text(yaml.safe_dump({"loki": {"persistence": {"enabled": True}}}))
+    done = invoke("diff", "--env", "dev", "--against", "git:HEAD", "--values", str(overlay))
+    assert done.returncode == 0, done.stdout + done.stderr
+    refused = [line for line in done.stdout.splitlines() if line.startswith("refused on upgrade: ")]
+    assert refused == [
+        "refused on upgrade: StatefulSet keelson/keelson-loki: spec.volumeClaimTemplates[data] is added "
+        "(persistence turned on), which Kubernetes refuses on an existing object; migrate first "
+        '(README "Changing a StatefulSet\'s storage")'
+    ]
+    # Between environments there is no upgrade to refuse.
+    between = invoke("diff", "--env", "prod", "--against", "dev")
+    assert "refused on upgrade" not in between.stdout
