@@ -26,8 +26,8 @@ from keelson import gates as gating
 from keelson import lint as linters
 from keelson import package as packaging
 from keelson import publish as publishing
+from keelson import record, sources, yamlio
 from keelson import release as releasing
-from keelson import sources
 from keelson.errors import KeelsonError, UsageError
 from keelson.models import CheckReport, Finding, StageResult
 from keelson.project import ENVS, project
@@ -57,8 +57,12 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except KeelsonError as exc:
             raise Exit(f"error: {exc.message}", code=1) from None
-        except (yaml.YAMLError, OSError) as exc:
-            raise Exit(f"error: {' '.join(str(exc).split())}", code=1) from None
+        except yaml.YAMLError as exc:
+            # str() of a YAML error quotes the offending line: describe() never shows the input.
+            raise Exit(f"error: {yamlio.describe(exc, 'YAML input')}", code=1) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise Exit(f"error: {where}{exc.strerror or type(exc).__name__}", code=1) from None
 
     return cast("F", wrapper)
 
@@ -327,7 +331,7 @@ def package_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     for archive, decision in zip(result.archives, result.decisions, strict=True):
         state = "new" if decision.action == "add" else "published"
         print(f"{archive.file:<28} sha256:{archive.sha256}  {state}")
-    detail = f"{len(result.archives)} archives and {packaging.RECORD} in {PRJ.display(result.folder)}"
+    detail = f"{len(result.archives)} archives and {record.RECORD} in {PRJ.display(result.folder)}"
     print(_line(StageResult("package", result.env, time.perf_counter() - start, (), detail)))
 
 
@@ -449,8 +453,16 @@ def rollback(
     print(_line(StageResult("rollback", env, time.perf_counter() - start, (), detail)))
 
 
-@task(help={"sizes": "comma-separated object counts to diff (default 1000,10000)"})
-def bench(c: Context, sizes: str = "1000,10000") -> None:
-    """Time the semantic diff on synthetic renders of the given sizes and print the timings."""
+@task(
+    help={
+        "sizes": "comma-separated object counts to diff (default 1000,10000)",
+        "secrets": "instead: recall and false positives of the secret detector, per kind",
+    }
+)
+def bench(c: Context, sizes: str = "1000,10000", secrets: bool = False) -> None:
+    """Time the semantic diff on synthetic renders of the given sizes (or --secrets: the detector)."""
     with c.cd(str(PRJ.root)):
+        if secrets:
+            c.run(f"{sys.executable} scripts/bench_secrets.py", echo=True)
+            return
         c.run(f"{sys.executable} scripts/bench_diff.py --sizes {sizes}", echo=True)

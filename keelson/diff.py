@@ -6,11 +6,14 @@
 Normalizing drops what changes without meaning: the ``helm.sh/chart`` and
 ``app.kubernetes.io/version`` labels (everywhere, pod templates too), optionally the
 ``checksum/*`` annotations, and the order of lists that Kubernetes treats as sets (env by name,
-ports by name or number, containers, volumes and mounts by name). Secret values are replaced by
-``<redacted: N bytes, sha256 0123456789ab>`` before anything is compared, so no report, text or
-JSON, can hold one. Objects are keyed by ``apiVersion/kind/namespace/name`` and compared with
-deepdiff; only objects that differ are handed to deepdiff, and only their differing branches,
-which keeps 10,000 objects within seconds (scripts/bench_diff.py measures it).
+ports by name or number, containers, volumes and mounts by name). Secret values (``List`` items
+too) are replaced by ``<redacted: N bytes, hmac 0123456789ab>`` before anything is compared, and
+every other string of a change that the secret detector flags is redacted the same way, so no
+report, text or JSON, can hold one. The hmac key is drawn once per run (keelson.secretscan): the
+two sides of one diff compare, and no word list can confirm a value offline. Objects are keyed
+by ``apiVersion/kind/namespace/name`` and compared with deepdiff; only objects that differ are
+handed to deepdiff, and only their differing branches, which keeps 10,000 objects within seconds
+(scripts/bench_diff.py measures it).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import base64
 import binascii
 import difflib
 import gc
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from deepdiff import DeepDiff
 from keelson.errors import KeelsonError
 from keelson.gates.k8s import CLUSTER_SCOPED
 from keelson.project import NAMESPACE
+from keelson.secretscan import redact, safe_key, scrub
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -104,10 +107,6 @@ def object_key(obj: Object, default_namespace: str = NAMESPACE) -> ObjectKey:
     return ObjectKey(kind, namespace, str(meta.get("name", "")), str(obj.get("apiVersion", "")))
 
 
-def redact(value: bytes) -> str:
-    return f"<redacted: {len(value)} bytes, sha256 {hashlib.sha256(value).hexdigest()[:12]}>"
-
-
 def _secret_bytes(value: Any, encoded: bool) -> bytes:
     text = value if isinstance(value, str) else json.dumps(value)
     if encoded:
@@ -119,7 +118,11 @@ def _secret_bytes(value: Any, encoded: bool) -> bytes:
 
 
 def mask_secret(obj: Object) -> Object:
-    """A Secret with every value of ``data`` and ``stringData`` redacted (other objects unchanged)."""
+    """A Secret with every value of ``data`` and ``stringData`` redacted, a List with its Secrets
+    redacted (other objects unchanged)."""
+    items = obj.get("items")
+    if str(obj.get("kind", "")).endswith("List") and isinstance(items, list):
+        return {**obj, "items": [mask_secret(item) if isinstance(item, dict) else item for item in items]}
     if obj.get("kind") != "Secret":
         return obj
     masked = dict(obj)
@@ -193,11 +196,11 @@ def format_path(path: Iterable[Any]) -> str:
         if isinstance(key, int):
             text += f"[{key}]"
         elif str(key).startswith(_KEYED):
-            text += f"[{str(key)[1:]}]"
+            text += f"[{safe_key(str(key)[1:])}]"
         elif _BARE.fullmatch(str(key)):
             text += f".{key}" if text else str(key)
         else:
-            text += f"[{json.dumps(key)}]"
+            text += f"[{json.dumps(safe_key(str(key)))}]"
     return text or "(whole object)"
 
 
@@ -294,8 +297,11 @@ def changes(old: Object, new: Object) -> list[Change]:
         change = _CATEGORIES.get(category, "changed")
         for level in levels:
             path = level.path(output_format="list")
-            old_value = None if change == "added" else _plain(level.t1)
-            new_value = None if change == "removed" else _plain(level.t2)
+            key = next(
+                (str(k) for k in reversed(path) if isinstance(k, str) and not k.startswith(_KEYED)), ""
+            )
+            old_value = None if change == "added" else scrub(_plain(level.t1), key)
+            new_value = None if change == "removed" else scrub(_plain(level.t2), key)
             found.append((path, Change(format_path(path), change, old_value, new_value)))
     found.sort(key=lambda item: [(0, k, "") if isinstance(k, int) else (1, 0, str(k)) for k in item[0]])
     return [item[1] for item in found]

@@ -21,15 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from keelson import helm, repository
 from keelson.errors import KeelsonError
-from keelson.package import (
-    RECORD,
-    Archive,
-    PackageResult,
-    ReleaseRecord,
-    read_record,
-    sha256_file,
-    write_record,
-)
+from keelson.package import Archive, PackageResult, sha256_file
+from keelson.record import RECORD, ReleaseRecord, read_record, write_record
 from keelson.staging import Staging, default_repo, dist_dir
 from keelson.yamlio import parse
 

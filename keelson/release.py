@@ -28,6 +28,7 @@ from keelson import lint as linting
 from keelson.errors import KeelsonError, ToolError
 from keelson.models import Finding, StageResult
 from keelson.project import OPTIONAL_APIS, Project, check_env, project
+from keelson.record import ReleaseRecord, values_files, write_record
 from keelson.staging import Staging, dist_dir
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class ReleaseReport:
     plan: publish.PublishPlan | None = None
     oci: list[publish.OciPush] = field(default_factory=list)
     deployed: deploying.DeployResult | None = None
-    record: package.ReleaseRecord | None = None
+    record: ReleaseRecord | None = None
     written: list[str] = field(default_factory=list)  # paths moved into dist/, relative to the project
 
     @property
@@ -234,6 +235,7 @@ class _Release:
                 user_values=self.user,
                 repo_dir=self.repo,
                 sign=sign,
+                values_files=values_files(self.env, self.overlays, self.prj),
             )
             self.report.packaged = packaged
             # The archive is what consumers install: it must render exactly what was checked.
@@ -290,7 +292,7 @@ class _Release:
                 deploy=report.deployed.to_json() if report.deployed else {},
             )
             staged_record = stage.path / "record.json"
-            package.write_record(rec, staged_record)
+            write_record(rec, staged_record)
             moves = [
                 *publish.moves(report.plan),
                 (report.packaged.folder, self.dist / "packages" / self.env),

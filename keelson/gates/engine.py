@@ -170,7 +170,8 @@ class Context:
         self, env: str, objects: Sequence[Object], values: Mapping[str, Any], default_namespace: str
     ) -> None:
         self.env = env
-        self.objects = list(objects)
+        # A List's items are objects of their own: kubectl applies each, so each is judged.
+        self.objects = list(k8s.expand_lists(objects))
         self.values = values
         self.default_namespace = default_namespace
 
