@@ -203,7 +203,7 @@ def _aws_secret(value: str) -> bool:
 def _provider(value: str, key: str) -> Detection | None:
     for kind, pattern in PROVIDER_PATTERNS.items():
         if pattern.search(value):
-            return Detection(kind, f"looks like a {kind.replace('-', ' ')}")
+            return Detection(kind, f"matches the {kind} format")
     if _aws_secret(value):
         return Detection("aws-secret-key", "looks like an AWS secret access key")
     return None
@@ -258,7 +258,7 @@ def scan(
             name = str(child_key)
             found = detect(name)
             if found is not None:
-                yield (*path, name), Detection(found.kind, "a key " + found.detail.removeprefix("a "))
+                yield (*path, name), Detection(found.kind, f"the key itself: {found.detail}")
             yield from scan(child, (*path, name), name)
     elif isinstance(node, list):
         for index, child in enumerate(node):

@@ -222,7 +222,7 @@ def check(values: MergedValues) -> list[Finding]:
         instance = lookup(values.merged, prefix)
         for error in _validator(chart.schema_file).iter_errors(instance):
             for path, message in _findings_for(error, prefix):
-                seen.setdefault(_global_path(values, prefix, path), message)
+                seen.setdefault(_fallback_path(values, prefix, _global_path(values, prefix, path)), message)
     return [
         Finding(values.source_of(path), format_path(path), message)
         for path, message in sorted(seen.items(), key=lambda item: _sort_key(item[0]))
@@ -236,4 +236,26 @@ def _global_path(values: MergedValues, prefix: KeyPath, path: KeyPath) -> KeyPat
         top = ("global", *rest[1:])
         if lookup(values.merged, top) == lookup(values.merged, path):
             return top
+    return path
+
+
+def _defined(values: Any, path: KeyPath) -> bool:
+    node = values
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def _fallback_path(values: MergedValues, prefix: KeyPath, path: KeyPath) -> KeyPath:
+    """A subchart key the user left at its chart default, whose ``global`` twin the user set (the
+    charts read ``storage.s3.existingSecret`` or else ``global.storage.s3.existingSecret``): the
+    twin is what to fix, in the file that set it, not the chart's values.yaml."""
+    rest = path[len(prefix) :]
+    if not prefix or path[: len(prefix)] != prefix or rest[:1] == ("global",):
+        return path
+    twin: KeyPath = ("global", *rest)
+    if _defined(values.user, twin) and not _defined(values.user, path):
+        return twin
     return path
