@@ -75,12 +75,18 @@ def _config_file(text: str) -> bool:
     return "\n" in text or text.lstrip().startswith(("{", "["))
 
 
+@lru_cache(maxsize=256)
+def _config_tree(text: str) -> Any:
+    """A config file parsed once for both rules (the guarded loader: no alias bomb, no deep nesting)."""
+    try:
+        return parse(text, "config file")
+    except KeelsonError:
+        return None
+
+
 def _embedded(subject: ObjectRef, base: tuple[str | int, ...], text: str) -> Iterator[Leaf]:
     """A config file inside a ConfigMap: its YAML/JSON leaves, else `key = value` / `key: value` lines."""
-    try:
-        parsed = parse(text, key_path(*base))  # the guarded loader: no alias bomb, no deep nesting
-    except KeelsonError:
-        parsed = None
+    parsed = _config_tree(text)
     if isinstance(parsed, Mapping | list):
         for path, key, value in _walk(parsed, base, str(base[-1])):
             if isinstance(value, str):
