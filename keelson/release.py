@@ -1,4 +1,4 @@
-"""The release pipeline: preflight → lint → check (values, schema, render, kube, gates) → images →
+"""The release pipeline: preflight → check (values, schema; then lint; render, kube, gates) → images →
 diff against the env's last release → package → publish → deploy → write.
 
     report = release.run("prod")                   # a ReleaseReport: stages, diff, record, ...
@@ -26,7 +26,7 @@ from keelson import diff as diffing
 from keelson import git, helm, package, publish, repository, sources, values
 from keelson import lint as linting
 from keelson.errors import KeelsonError, ToolError
-from keelson.models import Finding, StageResult
+from keelson.models import CheckReport, Finding, StageResult
 from keelson.project import OPTIONAL_APIS, Project, check_env, project
 from keelson.record import ReleaseRecord, values_files, write_record
 from keelson.staging import Staging, dist_dir
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from keelson.models import Object
 
-STAGES = ("preflight", "lint", "check", "images", "diff", "package", "publish", "deploy", "write")
+STAGES = ("preflight", "check", "lint", "images", "diff", "package", "publish", "deploy", "write")
 STRICT_ENVS = frozenset({"prod"})  # clean git tree and pinned images required
 
 # Called with (stage, None) when a stage starts and (stage, result) when it ends.
@@ -193,8 +193,17 @@ class _Release:
                 raise ReleaseError(KeelsonError.from_findings(found).message)
 
     def check(self) -> None:
-        checked = checking.check(self.env, self.overlays, self.prj)
-        for result in checked.stages:
+        reported = 0
+
+        def lint_after_schema(partial: CheckReport) -> None:
+            nonlocal reported
+            for result in partial.stages:
+                self.add(result)
+            reported = len(partial.stages)
+            self.lint()
+
+        checked = checking.check(self.env, self.overlays, self.prj, after_schema=lint_after_schema)
+        for result in checked.stages[reported:]:
             self.add(result)
         if not checked.ok:
             raise _Stop
@@ -327,8 +336,7 @@ def run(
     steps = _Release(env, prj, overlays, dist, repo_dir or dist / "repo", report, progress)
     try:
         steps.preflight()
-        steps.lint()
-        steps.check()
+        steps.check()  # values and schema, then lint, then the rest of the check
         steps.diff()
         with Staging(dist) as stage:
             steps.package(stage, sign)

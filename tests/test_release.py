@@ -52,7 +52,7 @@ def test_release_prod_publishes_a_repository_that_consumers_use(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     stages = [match.group(1) for line in done.stdout.splitlines() if (match := STAGE_LINE.match(line))]
-    expected = ["preflight", "lint", "values", "schema", "render", "kube", "gates", "images", "diff"]
+    expected = ["preflight", "values", "schema", "lint", "render", "kube", "gates", "images", "diff"]
     expected += ["package", "publish", "write"]
     assert [stage for stage in stages if stage in expected] == expected
     assert all(" ok " in line for line in done.stdout.splitlines() if STAGE_LINE.match(line))
@@ -110,6 +110,22 @@ def test_dry_run_json_writes_nothing(tmp_path: Path) -> None:
     assert "  dry run: nothing written" in report["summary"]
     assert all(isinstance(stage["seconds"], float) for stage in report["stages"])
     assert not (prj.root / "dist").exists()
+
+
+def test_a_bad_overlay_fails_at_the_fast_checks_before_lint_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prj = git_project(tmp_path / "project")
+
+    def no_lint(*args: object, **kwargs: object) -> None:
+        raise AssertionError("lint ran before the values were checked")
+
+    monkeypatch.setattr("keelson.release.linting.run", no_lint)
+    bad = write(tmp_path / "bad.yaml", "app:\n  components:\n    backend:\n      replicas: -1\n")
+    report = release.run("dev", prj=prj, overlays=[bad])
+    assert [stage.stage for stage in report.stages] == ["preflight", "values", "schema"]
+    assert report.failed is not None
+    assert report.failed.stage == "schema"
 
 
 def test_prod_refuses_a_dirty_tree(tmp_path: Path) -> None:
