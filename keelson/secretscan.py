@@ -113,6 +113,7 @@ MAX_WORDINESS = 0.6
 MIN_WORD_VOWELS = 0.35
 EXCERPT_LIMIT = 48  # the longest value a message may quote
 
+_REDACTED = re.compile(r"<redacted: \d+ bytes, hmac [0-9a-f]{12}>")
 # Drawn once per process: both sides of a diff share it, and it never leaves the process.
 _RUN_KEY = secrets.token_bytes(32)
 
@@ -241,8 +242,8 @@ _CHECKS = (_provider, _credentials, _named, _random)
 
 def detect(value: Any, key: str = "") -> Detection | None:
     """The first sign that ``value`` (found under ``key``) is a secret, or None."""
-    if not isinstance(value, str) or not value:
-        return None
+    if not isinstance(value, str) or not value or _REDACTED.fullmatch(value):
+        return None  # nothing, or what redact() already made of a secret
     return next((found for check in _CHECKS if (found := check(value, key)) is not None), None)
 
 
