@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keelson.secretscan import excerpt, safe_key
+from keelson.secretscan import excerpt, quiet, safe_key
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -58,7 +58,7 @@ class Finding:
     message: str
 
     def __str__(self) -> str:
-        return ": ".join(part for part in (self.where, self.subject, self.message) if part)
+        return quiet(": ".join(part for part in (self.where, self.subject, self.message) if part))
 
 
 @dataclass(frozen=True)

@@ -314,6 +314,25 @@ def excerpt(value: Any, key: str = "", limit: int = EXCERPT_LIMIT) -> str:
     return json.dumps(text)
 
 
+_HEX_WORD = re.compile(r"(?:sha256:)?[0-9a-f]+")
+_WORD_EDGES = "\"'()[],;:."
+
+
+def quiet(message: str) -> str:
+    """The last guard on output: every secret-shaped word of a message becomes ``<redacted>``.
+
+    Hex words stay: they are the commits and digests the tools print on purpose.
+    """
+
+    def word(found: re.Match[str]) -> str:
+        text = found.group().strip(_WORD_EDGES)
+        if not text or _HEX_WORD.fullmatch(text) or detect(text) is None:
+            return found.group()
+        return found.group().replace(text, "<redacted>")
+
+    return re.sub(r"\S+", word, message)
+
+
 def safe_key(key: str, limit: int = 64) -> str:
     """A key as a path may show it, or ``<key of N characters>`` when it is long or secret-shaped."""
     if len(key) > limit or not key.isprintable() or detect(key) is not None:

@@ -14,7 +14,8 @@ import pytest
 from support import REPO
 
 from keelson import secretscan
-from keelson.models import format_path, format_value
+from keelson.errors import KeelsonError
+from keelson.models import Finding, format_path, format_value
 
 
 def _random(seed: str, alphabet: str, length: int) -> str:
@@ -134,3 +135,17 @@ def test_scan_reports_keys_and_values_with_paths() -> None:
         ((key_id,), "aws-access-key-id"),
     ]
     assert all(key_id not in detection.detail for _, detection in found)
+
+
+def test_every_error_line_is_quieted_as_a_last_guard() -> None:
+    """Whatever a message picks up from an input, KeelsonError and Finding print no secret-shaped word;
+    hex commits and digests, which the tools print on purpose, stay."""
+    key_id = aws_key_id("quiet")
+    image = f"registry.example.com/{key_id}:latest"
+    assert KeelsonError(f'image "{image}" is not pinned').message == 'image "<redacted>" is not pinned'
+    assert (
+        str(Finding("values/prod.yaml", "app.image", f"got {key_id}"))
+        == "values/prod.yaml: app.image: got <redacted>"
+    )
+    digest = hashlib.sha256(b"x").hexdigest()
+    assert KeelsonError(f"sha256 {digest} differs").message == f"sha256 {digest} differs"

@@ -20,6 +20,7 @@ from keelson.errors import KeelsonError
 from keelson.gates import k8s
 from keelson.gates.k8s import ObjectRef, Workload
 from keelson.models import Finding, KeyPath, Object
+from keelson.secretscan import quiet
 
 Severity = Literal["error", "warning"]
 ERROR: Severity = "error"
@@ -286,7 +287,7 @@ def run(
             item.id,
             hit.severity or item.severity_for(env),
             hit.subject,
-            hit.message,
+            quiet(hit.message),  # the table, JSON and SARIF show it: nothing secret-shaped
             item.remediation,
             hit.path,
             source,
