@@ -18,8 +18,6 @@ handed to deepdiff, and only their differing branches, which keeps 10,000 object
 
 from __future__ import annotations
 
-import base64
-import binascii
 import difflib
 import gc
 import json
@@ -32,7 +30,7 @@ from deepdiff import DeepDiff
 from keelson.errors import KeelsonError
 from keelson.gates.k8s import CLUSTER_SCOPED
 from keelson.project import NAMESPACE
-from keelson.secretscan import redact, safe_key, scrub
+from keelson.secretscan import mask_secret, safe_key, scrub
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -40,7 +38,6 @@ if TYPE_CHECKING:
     from keelson.models import Object
 
 NOISY_LABELS = frozenset({"helm.sh/chart", "app.kubernetes.io/version"})
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _KEYED = "\x00"  # marks a mapping key that stands for a list item's identity (containers[backend])
 
@@ -105,40 +102,6 @@ def object_key(obj: Object, default_namespace: str = NAMESPACE) -> ObjectKey:
     kind = str(obj.get("kind", ""))
     namespace = "" if kind in CLUSTER_SCOPED else str(meta.get("namespace") or default_namespace)
     return ObjectKey(kind, namespace, str(meta.get("name", "")), str(obj.get("apiVersion", "")))
-
-
-def _secret_bytes(value: Any, encoded: bool) -> bytes:
-    text = value if isinstance(value, str) else json.dumps(value)
-    if encoded:
-        try:
-            return base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            pass  # not base64 after all: measure what is there
-    return text.encode()
-
-
-def mask_secret(obj: Object) -> Object:
-    """A Secret with every value of ``data`` and ``stringData`` redacted, a List with its Secrets
-    redacted (other objects unchanged)."""
-    items = obj.get("items")
-    if str(obj.get("kind", "")).endswith("List") and isinstance(items, list):
-        return {**obj, "items": [mask_secret(item) if isinstance(item, dict) else item for item in items]}
-    if obj.get("kind") != "Secret":
-        return obj
-    masked = dict(obj)
-    for name, encoded in (("data", True), ("stringData", False)):
-        block = obj.get(name)
-        if isinstance(block, dict):
-            masked[name] = {key: redact(_secret_bytes(value, encoded)) for key, value in block.items()}
-        elif block is not None:
-            masked[name] = redact(_secret_bytes(block, False))
-    annotations = (obj.get("metadata") or {}).get("annotations")
-    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
-        # kubectl keeps the whole object, values included, in this annotation.
-        meta = dict(obj["metadata"])
-        meta["annotations"] = {**annotations, LAST_APPLIED: redact(str(annotations[LAST_APPLIED]).encode())}
-        masked["metadata"] = meta
-    return masked
 
 
 def _sort_key(identify: Callable[[dict[str, Any]], Any]) -> Callable[[Any], tuple[str, str]]:

@@ -5,13 +5,16 @@ format (AWS, GitHub, GitLab, Slack, Google, Stripe, JWT, PEM private keys), a UR
 password, a literal under a secret-like key name (``DB_PASS``, ``privateKeyPem``, ``dsn``), or a
 random-looking token (entropy). ``redact`` replaces a secret by its length and a keyed hash whose
 key is drawn once per process, so two sides of one diff compare and nothing can be looked up
-offline. ``excerpt`` and ``safe_key`` are how any message shows a value or a key from an input:
+offline; ``mask_secret`` redacts a Secret's data (Secrets inside a List too) and ``scrub`` every
+flagged string of a tree. ``excerpt`` and ``safe_key`` are how any message shows a value or a key:
 short, and never when it looks like a secret. The module has no keelson imports, so every layer
 (even YAML reading) can use it. ``scripts/bench_secrets.py`` measures recall per kind.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -297,6 +300,43 @@ def scrub(node: Any, key: str = "") -> Any:
     if "\n" not in node:
         return redact(node)
     return "\n".join(_scrub_line(line, key) for line in node.split("\n"))
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _secret_bytes(value: Any, encoded: bool) -> bytes:
+    text = value if isinstance(value, str) else json.dumps(value)
+    if encoded:
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            pass  # not base64 after all: measure what is there
+    return text.encode()
+
+
+def mask_secret(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Secret with every value of ``data`` and ``stringData`` redacted, a List with its Secrets
+    redacted (other objects unchanged)."""
+    items = obj.get("items")
+    if str(obj.get("kind", "")).endswith("List") and isinstance(items, list):
+        return {**obj, "items": [mask_secret(item) if isinstance(item, dict) else item for item in items]}
+    if obj.get("kind") != "Secret":
+        return obj
+    masked = dict(obj)
+    for name, encoded in (("data", True), ("stringData", False)):
+        block = obj.get(name)
+        if isinstance(block, dict):
+            masked[name] = {key: redact(_secret_bytes(value, encoded)) for key, value in block.items()}
+        elif block is not None:
+            masked[name] = redact(_secret_bytes(block, False))
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+        # kubectl keeps the whole object, values included, in this annotation.
+        meta = dict(obj["metadata"])
+        meta["annotations"] = {**annotations, LAST_APPLIED: redact(str(annotations[LAST_APPLIED]).encode())}
+        masked["metadata"] = meta
+    return masked
 
 
 def excerpt(value: Any, key: str = "", limit: int = EXCERPT_LIMIT) -> str:

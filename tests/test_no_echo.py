@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from gates_helpers import hits, real, rendered_with
-from support import REPO, copy_project, invoke, one_error_line, write
+from releasing import git_project
+from support import REPO, invoke, one_error_line, write
 
 from keelson import diff, gates, valuesschema
 from keelson import values as loading
@@ -171,7 +172,7 @@ def test_a_clean_record_keeps_the_values_files_and_digest(tmp_path: Path) -> Non
 
 
 def test_invoke_package_refuses_a_record_with_a_secret_and_leaves_dist_unchanged(tmp_path: Path) -> None:
-    prj = copy_project(REPO, tmp_path / "project")
+    prj = git_project(tmp_path / "project")
     overlay = write(tmp_path / "note.yaml", NOTE_OVERLAY)
     done = invoke("package", "--env", "dev", "--values", str(overlay), cwd=prj.root, root=prj.root)
     one_error_line(done, "release record of dev: values app.components.backend.config.NOTE")
