@@ -28,7 +28,15 @@ from keelson.charts import Chart, all_charts, build_order
 from keelson.errors import KeelsonError
 from keelson.gates.images import DIGEST, SEMVER, parse_image
 from keelson.project import UMBRELLA, Project
-from keelson.record import RECORD, ChartRecord, ReleaseRecord, values_digest, values_files, write_record
+from keelson.record import (
+    RECORD,
+    ChartRecord,
+    ReleaseRecord,
+    refuse_secrets,
+    values_digest,
+    values_files,
+    write_record,
+)
 from keelson.render import prepare_dependencies
 from keelson.staging import Staging, default_repo, dist_dir
 from keelson.yamlio import parse
@@ -294,6 +302,7 @@ def run(
     if not checked.ok:
         raise PackageError(KeelsonError.from_findings(checked.findings).message)
     user = values.load(env, overlays, prj).user
+    refuse_secrets(env, user)  # before building anything: the record could not be written
     dist = dist or dist_dir(prj)
     repo = repo_dir or default_repo(prj)
     with Staging(dist) as stage:
