@@ -29,6 +29,7 @@ from keelson import lint as linters
 from keelson import package as packaging
 from keelson import preflight as preflighting
 from keelson import publish as publishing
+from keelson import record, sources, yamlio
 from keelson import release as releasing
 from keelson.errors import KeelsonError, UsageError
 from keelson.models import CheckReport, Finding, StageResult
@@ -60,8 +61,12 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except KeelsonError as exc:
             raise Exit(f"error: {exc.message}", code=1) from None
-        except (yaml.YAMLError, OSError) as exc:
-            raise Exit(f"error: {' '.join(str(exc).split())}", code=1) from None
+        except yaml.YAMLError as exc:
+            # str() of a YAML error quotes the offending line: describe() never shows the input.
+            raise Exit(f"error: {yamlio.describe(exc, 'YAML input')}", code=1) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise Exit(f"error: {where}{exc.strerror or type(exc).__name__}", code=1) from None
 
     return cast("F", wrapper)
 
@@ -347,7 +352,7 @@ def package_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     for archive, decision in zip(result.archives, result.decisions, strict=True):
         state = "new" if decision.action == "add" else "published"
         print(f"{archive.file:<28} sha256:{archive.sha256}  {state}")
-    detail = f"{len(result.archives)} archives and {packaging.RECORD} in {PRJ.display(result.folder)}"
+    detail = f"{len(result.archives)} archives and {record.RECORD} in {PRJ.display(result.folder)}"
     print(_line(StageResult("package", result.env, time.perf_counter() - start, (), detail)))
 
 
@@ -544,8 +549,16 @@ def cluster_down(c: Context) -> None:
     print(f"stopped {', '.join(stopped)}" if stopped else "no cluster was running")
 
 
-@task(help={"sizes": "comma-separated object counts to diff (default 1000,10000)"})
-def bench(c: Context, sizes: str = "1000,10000") -> None:
-    """Time the semantic diff on synthetic renders of the given sizes and print the timings."""
+@task(
+    help={
+        "sizes": "comma-separated object counts to diff (default 1000,10000)",
+        "secrets": "instead: recall and false positives of the secret detector, per kind",
+    }
+)
+def bench(c: Context, sizes: str = "1000,10000", secrets: bool = False) -> None:
+    """Time the semantic diff on synthetic renders of the given sizes (or --secrets: the detector)."""
     with c.cd(str(PRJ.root)):
+        if secrets:
+            c.run(f"{sys.executable} scripts/bench_secrets.py", echo=True)
+            return
         c.run(f"{sys.executable} scripts/bench_diff.py --sizes {sizes}", echo=True)

@@ -6,20 +6,20 @@
 Normalizing drops what changes without meaning: the ``helm.sh/chart`` and
 ``app.kubernetes.io/version`` labels (everywhere, pod templates too), optionally the
 ``checksum/*`` annotations, and the order of lists that Kubernetes treats as sets (env by name,
-ports by name or number, containers, volumes and mounts by name). Secret values are replaced by
-``<redacted: N bytes, sha256 0123456789ab>`` before anything is compared, so no report, text or
-JSON, can hold one. Objects are keyed by ``apiVersion/kind/namespace/name`` and compared with
-deepdiff; only objects that differ are handed to deepdiff, and only their differing branches,
-which keeps 10,000 objects within seconds (scripts/bench_diff.py measures it).
+ports by name or number, containers, volumes and mounts by name). Secret values (``List`` items
+too) are replaced by ``<redacted: N bytes, hmac 0123456789ab>`` before anything is compared, and
+every other string of a change that the secret detector flags is redacted the same way, so no
+report, text or JSON, can hold one. The hmac key is drawn once per run (keelson.secretscan): the
+two sides of one diff compare, and no word list can confirm a value offline. Objects are keyed
+by ``apiVersion/kind/namespace/name`` and compared with deepdiff; only objects that differ are
+handed to deepdiff, and only their differing branches, which keeps 10,000 objects within seconds
+(scripts/bench_diff.py measures it).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import difflib
 import gc
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -30,6 +30,7 @@ from deepdiff import DeepDiff
 from keelson.errors import KeelsonError
 from keelson.gates.k8s import CLUSTER_SCOPED
 from keelson.project import NAMESPACE
+from keelson.secretscan import mask_secret, safe_key, scrub
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from keelson.models import Object
 
 NOISY_LABELS = frozenset({"helm.sh/chart", "app.kubernetes.io/version"})
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _KEYED = "\x00"  # marks a mapping key that stands for a list item's identity (containers[backend])
 
@@ -104,40 +104,6 @@ def object_key(obj: Object, default_namespace: str = NAMESPACE) -> ObjectKey:
     return ObjectKey(kind, namespace, str(meta.get("name", "")), str(obj.get("apiVersion", "")))
 
 
-def redact(value: bytes) -> str:
-    return f"<redacted: {len(value)} bytes, sha256 {hashlib.sha256(value).hexdigest()[:12]}>"
-
-
-def _secret_bytes(value: Any, encoded: bool) -> bytes:
-    text = value if isinstance(value, str) else json.dumps(value)
-    if encoded:
-        try:
-            return base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            pass  # not base64 after all: measure what is there
-    return text.encode()
-
-
-def mask_secret(obj: Object) -> Object:
-    """A Secret with every value of ``data`` and ``stringData`` redacted (other objects unchanged)."""
-    if obj.get("kind") != "Secret":
-        return obj
-    masked = dict(obj)
-    for name, encoded in (("data", True), ("stringData", False)):
-        block = obj.get(name)
-        if isinstance(block, dict):
-            masked[name] = {key: redact(_secret_bytes(value, encoded)) for key, value in block.items()}
-        elif block is not None:
-            masked[name] = redact(_secret_bytes(block, False))
-    annotations = (obj.get("metadata") or {}).get("annotations")
-    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
-        # kubectl keeps the whole object, values included, in this annotation.
-        meta = dict(obj["metadata"])
-        meta["annotations"] = {**annotations, LAST_APPLIED: redact(str(annotations[LAST_APPLIED]).encode())}
-        masked["metadata"] = meta
-    return masked
-
-
 def _sort_key(identify: Callable[[dict[str, Any]], Any]) -> Callable[[Any], tuple[str, str]]:
     return lambda item: (
         json.dumps(identify(item), default=str),
@@ -193,11 +159,11 @@ def format_path(path: Iterable[Any]) -> str:
         if isinstance(key, int):
             text += f"[{key}]"
         elif str(key).startswith(_KEYED):
-            text += f"[{str(key)[1:]}]"
+            text += f"[{safe_key(str(key)[1:])}]"
         elif _BARE.fullmatch(str(key)):
             text += f".{key}" if text else str(key)
         else:
-            text += f"[{json.dumps(key)}]"
+            text += f"[{json.dumps(safe_key(str(key)))}]"
     return text or "(whole object)"
 
 
@@ -294,8 +260,11 @@ def changes(old: Object, new: Object) -> list[Change]:
         change = _CATEGORIES.get(category, "changed")
         for level in levels:
             path = level.path(output_format="list")
-            old_value = None if change == "added" else _plain(level.t1)
-            new_value = None if change == "removed" else _plain(level.t2)
+            key = next(
+                (str(k) for k in reversed(path) if isinstance(k, str) and not k.startswith(_KEYED)), ""
+            )
+            old_value = None if change == "added" else scrub(_plain(level.t1), key)
+            new_value = None if change == "removed" else scrub(_plain(level.t2), key)
             found.append((path, Change(format_path(path), change, old_value, new_value)))
     found.sort(key=lambda item: [(0, k, "") if isinstance(k, int) else (1, 0, str(k)) for k in item[0]])
     return [item[1] for item in found]

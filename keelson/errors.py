@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from keelson.secretscan import quiet
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -18,7 +20,8 @@ class KeelsonError(Exception):
 
     def __init__(self, message: str) -> None:
         # Newlines would break the one-line contract of the command line; fold them here once.
-        super().__init__(" ".join(message.split()))
+        # quiet(): whatever slipped into a message from an input, nothing secret-shaped is printed.
+        super().__init__(quiet(" ".join(message.split())))
 
     @property
     def message(self) -> str:

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from keelson.secretscan import excerpt, quiet, safe_key
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -21,22 +23,26 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def format_path(path: Sequence[Key]) -> str:
-    """``("app", "hosts", 0, "host")`` -> ``app.hosts[0].host``; quoted keys keep dots unambiguous."""
+    """``("app", "hosts", 0, "host")`` -> ``app.hosts[0].host``; quoted keys keep dots unambiguous.
+
+    Keys come from input files: a long or secret-shaped one shows as ``<key of N characters>``.
+    """
     text = ""
     for key in path:
         if isinstance(key, int):
             text += f"[{key}]"
-        elif _BARE_KEY.fullmatch(key):
-            text += f".{key}" if text else key
+            continue
+        shown = safe_key(key)
+        if _BARE_KEY.fullmatch(shown):
+            text += f".{shown}" if text else shown
         else:
-            text += f"[{json.dumps(key)}]"
+            text += f"[{json.dumps(shown)}]"
     return text or "(top level)"
 
 
-def format_value(value: Any, limit: int = 60) -> str:
-    """A value as JSON (so strings show their quotes), shortened for one-line messages."""
-    text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def format_value(value: Any, key: str = "") -> str:
+    """A value from an input as a message shows it: short JSON, or what it is when long or secret-shaped."""
+    return excerpt(value, key)
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Finding:
     message: str
 
     def __str__(self) -> str:
-        return ": ".join(part for part in (self.where, self.subject, self.message) if part)
+        return quiet(": ".join(part for part in (self.where, self.subject, self.message) if part))
 
 
 @dataclass(frozen=True)

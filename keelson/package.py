@@ -15,11 +15,10 @@ and archive digests, every image of the render, the git commit, and the values w
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,15 @@ from keelson.charts import Chart, all_charts, build_order
 from keelson.errors import KeelsonError
 from keelson.gates.images import DIGEST, SEMVER, parse_image
 from keelson.project import UMBRELLA, Project
+from keelson.record import (
+    RECORD,
+    ChartRecord,
+    ReleaseRecord,
+    refuse_secrets,
+    values_digest,
+    values_files,
+    write_record,
+)
 from keelson.render import prepare_dependencies
 from keelson.staging import Staging, default_repo, dist_dir
 from keelson.yamlio import parse
@@ -38,7 +46,6 @@ if TYPE_CHECKING:
 
     from keelson.models import Object
 
-RECORD = "release.json"
 _GENERATED = re.compile(r"^generated: .*$", re.MULTILINE)
 
 
@@ -73,97 +80,6 @@ class Archive:
 
 
 @dataclass(frozen=True)
-class ChartRecord:
-    name: str
-    version: str
-    archive: str
-    sha256: str
-    provenance: str | None = None
-
-
-@dataclass(frozen=True)
-class ReleaseRecord:
-    """What one environment's release is made of; ``release.json`` in the package folder."""
-
-    env: str
-    chart: str  # the umbrella's name
-    version: str  # the umbrella's version
-    charts: tuple[ChartRecord, ...]
-    images: tuple[str, ...]
-    git_sha: str
-    git_dirty: bool
-    commit_time: str
-    values_digest: str
-    values: dict[str, Any]  # values/<env>.yaml and overlays, as helm got them (never secrets: see gates)
-    objects: int
-    oci: tuple[str, ...] = ()  # references pushed with helm push
-    deploy: dict[str, Any] = field(default_factory=dict)  # release, namespace, revision, status
-
-    @property
-    def umbrella(self) -> ChartRecord:
-        return next(item for item in self.charts if item.name == self.chart)
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "env": self.env,
-            "chart": self.chart,
-            "version": self.version,
-            "charts": {
-                item.name: {
-                    "version": item.version,
-                    "archive": item.archive,
-                    "sha256": item.sha256,
-                    **({"provenance": item.provenance} if item.provenance else {}),
-                }
-                for item in self.charts
-            },
-            "images": list(self.images),
-            "git": {"sha": self.git_sha, "dirty": self.git_dirty, "commitTime": self.commit_time},
-            "valuesDigest": self.values_digest,
-            "values": self.values,
-            "objects": self.objects,
-        }
-        if self.oci:
-            data["oci"] = list(self.oci)
-        if self.deploy:
-            data["deploy"] = self.deploy
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ReleaseRecord:
-        charts = tuple(
-            ChartRecord(name, str(item["version"]), item["archive"], item["sha256"], item.get("provenance"))
-            for name, item in data["charts"].items()
-        )
-        return cls(
-            env=data["env"],
-            chart=data["chart"],
-            version=str(data["version"]),
-            charts=charts,
-            images=tuple(data.get("images", ())),
-            git_sha=data["git"]["sha"],
-            git_dirty=bool(data["git"]["dirty"]),
-            commit_time=data["git"]["commitTime"],
-            values_digest=data["valuesDigest"],
-            values=data.get("values") or {},
-            objects=int(data.get("objects", 0)),
-            oci=tuple(data.get("oci", ())),
-            deploy=data.get("deploy") or {},
-        )
-
-
-def write_record(record: ReleaseRecord, path: Path) -> None:
-    path.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def read_record(path: Path) -> ReleaseRecord:
-    try:
-        return ReleaseRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PackageError(f"{path}: not a readable release record ({exc})") from exc
-
-
-@dataclass(frozen=True)
 class PackageResult:
     env: str
     folder: Path  # where the archives and release.json are
@@ -174,11 +90,6 @@ class PackageResult:
     @property
     def umbrella(self) -> Archive:
         return next(item for item in self.archives if item.name == self.record.chart)
-
-
-def values_digest(values: dict[str, Any]) -> str:
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _pod_specs(node: Any) -> Iterator[dict[str, Any]]:
@@ -320,6 +231,8 @@ def record(
     objects: Sequence[Object],
     user_values: dict[str, Any],
     commit: git.Commit,
+    *,
+    files: Sequence[str] = (),
 ) -> ReleaseRecord:
     umbrella = next((item for item in archives if item.name == UMBRELLA), None)
     if umbrella is None:
@@ -338,6 +251,7 @@ def record(
         values_digest=values_digest(user_values),
         values=user_values,
         objects=len(objects),
+        values_files=tuple(files),
     )
 
 
@@ -351,6 +265,7 @@ def package(
     repo_dir: Path,
     sign: Signing | None = None,
     binary: str = "helm",
+    values_files: Sequence[str] = (),
 ) -> PackageResult:
     """Archives and release.json for ``env`` in ``folder``, checked against ``repo_dir``'s index.
 
@@ -364,7 +279,7 @@ def package(
         shutil.rmtree(work, ignore_errors=True)
     index = repository.load_index(repo_dir)
     decisions = tuple(repository.decide(index, archive.entry()) for archive in archives)
-    rec = record(env, archives, objects, user_values, git.head(prj.root))
+    rec = record(env, archives, objects, user_values, git.head(prj.root), files=values_files)
     write_record(rec, folder / RECORD)
     return PackageResult(env, folder, tuple(archives), rec, decisions)
 
@@ -387,6 +302,7 @@ def run(
     if not checked.ok:
         raise PackageError(KeelsonError.from_findings(checked.findings).message)
     user = values.load(env, overlays, prj).user
+    refuse_secrets(env, user)  # before building anything: the record could not be written
     dist = dist or dist_dir(prj)
     repo = repo_dir or default_repo(prj)
     with Staging(dist) as stage:
@@ -398,6 +314,7 @@ def run(
             user_values=user,
             repo_dir=repo,
             sign=sign,
+            values_files=values_files(env, overlays, prj),
         )
         target = dist / "packages" / env
         stage.commit([(staged.folder, target)])

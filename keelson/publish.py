@@ -24,15 +24,8 @@ from typing import TYPE_CHECKING, Any
 from keelson import helm, repository
 from keelson.charts import all_charts
 from keelson.errors import KeelsonError
-from keelson.package import (
-    RECORD,
-    Archive,
-    PackageResult,
-    ReleaseRecord,
-    read_record,
-    sha256_file,
-    write_record,
-)
+from keelson.package import Archive, PackageResult, sha256_file
+from keelson.record import RECORD, ReleaseRecord, read_record, write_record
 from keelson.staging import Staging, WriteError, default_repo, describe, dist_dir
 from keelson.yamlio import parse
 

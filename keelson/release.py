@@ -1,5 +1,5 @@
-"""The release pipeline: [target → prerequisites, with --deploy] → preflight → values and schema →
-lint → check (render, kube, gates) → images → diff against the env's last release → package → publish →
+"""The release pipeline: [target → prerequisites, with --deploy] → preflight → check (values, schema;
+then lint; render, kube, configs, gates, rules) → images → diff against the env's last release → package → publish →
 deploy → write. ``target`` is the env guard and ``prerequisites`` is keelson.preflight on the target.
 
     report = release.run("prod")                   # a ReleaseReport: stages, diff, record, ...
@@ -30,8 +30,9 @@ from keelson import git, helm, immutable, kube, package, publish, repository, so
 from keelson import lint as linting
 from keelson import preflight as preflighting
 from keelson.errors import FindingsError, KeelsonError, ToolError
-from keelson.models import Finding, StageResult
+from keelson.models import CheckReport, Finding, StageResult
 from keelson.project import OPTIONAL_APIS, Project, check_env, project
+from keelson.record import ReleaseRecord, values_files, write_record
 from keelson.staging import Staging, dist_dir
 
 if TYPE_CHECKING:
@@ -44,10 +45,8 @@ STAGES = (
     "target",  # --deploy: the env guard (the kube context's cluster is the env's), in seconds
     "prerequisites",  # --deploy: preflight against the target, before anything is built
     "preflight",
-    "values",
-    "schema",
+    "check",  # values and schema, then lint, then render, kube, configs, gates and rules
     "lint",
-    "check",
     "images",
     "diff",
     "package",
@@ -77,7 +76,7 @@ class ReleaseReport:
     plan: publish.PublishPlan | None = None
     oci: list[publish.OciPush] = field(default_factory=list)
     deployed: deploying.DeployResult | None = None
-    record: package.ReleaseRecord | None = None
+    record: ReleaseRecord | None = None
     written: list[str] = field(default_factory=list)  # paths moved into dist/, relative to the project
     committed: bool = False  # the write failed past its commit point: the next run finishes it
 
@@ -235,19 +234,19 @@ class _Release:
             if found:
                 raise ReleaseError(KeelsonError.from_findings(found).message)
 
-    def fast_checks(self) -> None:
-        """Values and their schema, in seconds: a bad overlay fails before the minute of lint."""
-        checked = checking.check(self.env, self.overlays, self.prj, until="schema")
-        for result in checked.stages:
-            self.add(result)
-        if not checked.ok:
-            raise _Stop
-
     def check(self) -> None:
-        checked = checking.check(self.env, self.overlays, self.prj)
-        for result in checked.stages:
-            if result.stage not in {"values", "schema"} or not result.ok:  # reported by fast_checks
+        reported = 0
+
+        def lint_after_schema(partial: CheckReport) -> None:
+            nonlocal reported
+            for result in partial.stages:
                 self.add(result)
+            reported = len(partial.stages)
+            self.lint()
+
+        checked = checking.check(self.env, self.overlays, self.prj, after_schema=lint_after_schema)
+        for result in checked.stages[reported:]:
+            self.add(result)
         if not checked.ok:
             raise _Stop
         self.objects = checked.objects
@@ -290,6 +289,7 @@ class _Release:
                 user_values=self.user,
                 repo_dir=self.repo,
                 sign=sign,
+                values_files=values_files(self.env, self.overlays, self.prj),
             )
             self.report.packaged = packaged
             # The archive is what consumers install: it must render exactly what was checked.
@@ -357,7 +357,7 @@ class _Release:
                 rec = replace(rec, objects=len(report.deployed.installed))
             staged_record = stage.path / "record.json"
             staging.crash_point()
-            package.write_record(rec, staged_record)
+            write_record(rec, staged_record)
             moves = [
                 *publish.moves(report.plan),
                 (report.packaged.folder, self.dist / "packages" / self.env),
@@ -400,9 +400,7 @@ def run(
             steps.guard(kube_context)
             steps.prerequisites()
         steps.preflight()
-        steps.fast_checks()
-        steps.lint()
-        steps.check()
+        steps.check()  # values and schema, then lint, then the rest of the check
         steps.diff()
         with Staging(dist) as stage:
             steps.package(stage, sign)

@@ -95,6 +95,9 @@ class Merge:
         return [decision for decision in self.decisions if decision.action == "add"]
 
 
+INDEX_MAX_BYTES = 64 << 20
+
+
 def empty_index() -> dict[str, Any]:
     return {"apiVersion": "v1", "entries": {}}
 
@@ -105,7 +108,8 @@ def load_index(repo_dir: Path) -> dict[str, Any]:
     if not path.exists():
         return empty_index()
     try:
-        index = load_mapping(path, str(path))
+        # An index grows with every version ever published: allow more than a values file.
+        index = load_mapping(path, str(path), max_bytes=INDEX_MAX_BYTES)
     except ValuesError as exc:
         raise RepositoryError(exc.message) from exc
     entries = index.get("entries")

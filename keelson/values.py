@@ -129,7 +129,9 @@ class _Coalescer:
     def defaults_of(self, chart: Chart) -> Values:
         if chart.path not in self.defaults:
             file = chart.values_file
-            self.defaults[chart.path] = load_mapping(file, self.prj.display(file)) if file.is_file() else {}
+            self.defaults[chart.path] = (
+                load_mapping(file, self.prj.display(file), within=self.prj.root) if file.is_file() else {}
+            )
         return self.defaults[chart.path]
 
     def coalesce(
@@ -184,7 +186,9 @@ def load(env: str, overlays: Sequence[Path | str] = (), prj: Project | None = No
     check_env(env)
     umbrella = load_chart(prj.umbrella)
     files = [prj.env_file(env), *(Path(item) for item in overlays)]
-    user_layers = [Layer(prj.display(file), (), load_mapping(file, prj.display(file))) for file in files]
+    user_layers = [
+        Layer(prj.display(file), (), load_mapping(file, prj.display(file), within=prj.root)) for file in files
+    ]
     user: Values = {}
     for layer in user_layers:
         user = merge(user, layer.data, keep_nulls=True)

@@ -104,9 +104,19 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
-def _shown(value: Any) -> str:
-    """The offending value, only when it is a scalar: a mapping may hold something secret."""
-    return format_value(value) + " " if _is_scalar(value) else ""
+def _key_of(error: ValidationError) -> str:
+    path = [key for key in error.absolute_path if isinstance(key, str)]
+    return path[-1] if path else ""
+
+
+def _shown(error: ValidationError) -> str:
+    """The offending value when it is a short scalar that does not look like a secret (see
+    secretscan.excerpt), else nothing: a mapping may hold something secret."""
+    value: Any = error.instance
+    if not _is_scalar(value):
+        return ""
+    shown = format_value(value, _key_of(error))
+    return "" if shown.startswith("a string of") else shown + " "
 
 
 def _plain(value: Any) -> str:
@@ -155,11 +165,11 @@ def _describe(error: ValidationError) -> str:
         custom = _without_key(custom, tuple(error.absolute_path))
         # "must be a DNS label..." reads on from the value; any other wording gets the value after it.
         if custom.startswith("must ") or not _is_scalar(value):
-            return f"{_shown(value)}{custom}"
-        return f"{custom} (got {format_value(value)})"
+            return f"{_shown(error)}{custom}"
+        return f"{custom} (got {format_value(value, _key_of(error))})"
     if kind == "type":
         wanted = [bound] if isinstance(bound, str) else list(bound)
-        return f"{_shown(value)}is not {' or '.join(_TYPE_NAMES.get(t, t) for t in wanted)}"
+        return f"{_shown(error)}is not {' or '.join(_TYPE_NAMES.get(t, t) for t in wanted)}"
     simple: dict[str, Callable[[], str]] = {
         "enum": lambda: f"is not one of {', '.join(_plain(item) for item in bound)}",
         "const": lambda: f"must be {_plain(bound)}",
@@ -179,8 +189,9 @@ def _describe(error: ValidationError) -> str:
         "not": lambda: "is not allowed here",
     }
     if kind in simple:
-        return f"{_shown(value)}{simple[kind]()}"
-    return error.message  # anything rarer keeps jsonschema's own wording
+        return f"{_shown(error)}{simple[kind]()}"
+    # jsonschema's own wording quotes the whole value: name the keyword instead.
+    return f"{_shown(error)}breaks the schema's {kind} rule"
 
 
 def _findings_for(error: ValidationError, base: KeyPath) -> list[tuple[KeyPath, str]]:
@@ -211,7 +222,7 @@ def check(values: MergedValues) -> list[Finding]:
         instance = lookup(values.merged, prefix)
         for error in _validator(chart.schema_file).iter_errors(instance):
             for path, message in _findings_for(error, prefix):
-                seen.setdefault(_global_path(values, prefix, path), message)
+                seen.setdefault(_fallback_path(values, prefix, _global_path(values, prefix, path)), message)
     return [
         Finding(values.source_of(path), format_path(path), message)
         for path, message in sorted(seen.items(), key=lambda item: _sort_key(item[0]))
@@ -225,4 +236,26 @@ def _global_path(values: MergedValues, prefix: KeyPath, path: KeyPath) -> KeyPat
         top = ("global", *rest[1:])
         if lookup(values.merged, top) == lookup(values.merged, path):
             return top
+    return path
+
+
+def _defined(values: Any, path: KeyPath) -> bool:
+    node = values
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def _fallback_path(values: MergedValues, prefix: KeyPath, path: KeyPath) -> KeyPath:
+    """A subchart key the user left at its chart default, whose ``global`` twin the user set (the
+    charts read ``storage.s3.existingSecret`` or else ``global.storage.s3.existingSecret``): the
+    twin is what to fix, in the file that set it, not the chart's values.yaml."""
+    rest = path[len(prefix) :]
+    if not prefix or path[: len(prefix)] != prefix or rest[:1] == ("global",):
+        return path
+    twin: KeyPath = ("global", *rest)
+    if _defined(values.user, twin) and not _defined(values.user, path):
+        return twin
     return path

@@ -119,7 +119,7 @@ def test_secret_values_never_appear(tmp_path: Path) -> None:
             assert value not in shown
         for env in ("prod", "staging"):
             assert base64.b64encode(f"hunter2-{env}".encode()).decode() not in shown
-        assert "<redacted: 12 bytes, sha256 " in shown
+        assert "<redacted: 12 bytes, hmac " in shown
     assert "data.password" in within(prj, "diff", "--env", "prod", "--against", "dev").stdout
 
 

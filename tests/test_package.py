@@ -21,7 +21,7 @@ from releasing import (
 )
 from support import invoke, one_error_line
 
-from keelson.package import values_digest
+from keelson.record import values_digest
 from keelson.values import load
 
 if TYPE_CHECKING:

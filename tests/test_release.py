@@ -113,6 +113,22 @@ def test_dry_run_json_writes_nothing(tmp_path: Path) -> None:
     assert not (prj.root / "dist").exists()
 
 
+def test_a_bad_overlay_fails_at_the_fast_checks_before_lint_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prj = git_project(tmp_path / "project")
+
+    def no_lint(*args: object, **kwargs: object) -> None:
+        raise AssertionError("lint ran before the values were checked")
+
+    monkeypatch.setattr("keelson.release.linting.run", no_lint)
+    bad = write(tmp_path / "bad.yaml", "app:\n  components:\n    backend:\n      replicas: -1\n")
+    report = release.run("dev", prj=prj, overlays=[bad])
+    assert [stage.stage for stage in report.stages] == ["preflight", "values", "schema"]
+    assert report.failed is not None
+    assert report.failed.stage == "schema"
+
+
 def test_prod_refuses_a_dirty_tree(tmp_path: Path) -> None:
     prj = git_project(tmp_path / "project")
     prod = prj.values_dir / "prod.yaml"

@@ -124,7 +124,7 @@ def test_broken_yaml_names_file_line_and_column(fixture_project: Project, tmp_pa
 
 
 @pytest.mark.parametrize(
-    ("text", "kind"), [("- a\n- b\n", "a list"), ("just text\n", "the scalar 'just text'")]
+    ("text", "kind"), [("- a\n- b\n", "a list"), ("just text\n", r"a string \(9 characters\)")]
 )
 def test_top_level_must_be_a_mapping(fixture_project: Project, tmp_path: Path, text: str, kind: str) -> None:
     overlay = write(tmp_path / "top.yaml", text)

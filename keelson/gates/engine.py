@@ -21,6 +21,7 @@ from keelson.errors import KeelsonError
 from keelson.gates import k8s
 from keelson.gates.k8s import ObjectRef, Workload
 from keelson.models import Finding, KeyPath, Object
+from keelson.secretscan import quiet
 
 Severity = Literal["error", "warning"]
 ERROR: Severity = "error"
@@ -173,7 +174,8 @@ class Context:
         self, env: str, objects: Sequence[Object], values: Mapping[str, Any], default_namespace: str
     ) -> None:
         self.env = env
-        self.objects = list(objects)
+        # A List's items are objects of their own: kubectl applies each, so each is judged.
+        self.objects = list(k8s.expand_lists(objects))
         self.values = values
         self.default_namespace = default_namespace
 
@@ -297,7 +299,7 @@ def run(
             item.id,
             hit.severity or item.severity_for(env),
             hit.subject,
-            hit.message,
+            quiet(hit.message),  # the table, JSON and SARIF show it: nothing secret-shaped
             item.remediation,
             hit.path,
             source,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +123,16 @@ def parse_manifest(text: str, default_namespace: str) -> tuple[list[Object], dic
         if source:
             sources[ref(document, default_namespace).key] = _chart_path(source.group(1))
     return objects, sources
+
+
+def expand_lists(objects: Iterable[Object]) -> Iterator[Object]:
+    """Objects with every ``kind: List`` (or ``FooList``) replaced by its items, as kubectl applies them."""
+    for obj in objects:
+        items = obj.get("items")
+        if str(obj.get("kind", "")).endswith("List") and isinstance(items, list):
+            yield from expand_lists(item for item in items if isinstance(item, dict))
+        else:
+            yield obj
 
 
 def split_path(path: str) -> KeyPath:

@@ -1,129 +1,36 @@
-"""Secrets: no secret values in ConfigMaps, env literals, args, annotations or values files.
+"""Secrets: no secret in any rendered object, in the values, or in a Secret the chart renders.
 
-Two independent signals, each with a precise finding (object and key path, never the value):
-a secret-looking key name holding a literal (KEEL040), and a high-entropy token (KEEL041).
+Every string of every object is looked at (``List`` items too, annotations, env literals, command
+lines, and the config files inside ConfigMaps, each parsed once), and every string of the values.
+The detector is keelson.secretscan, shared with the diff and the release record. Each finding is
+precise (object and key path) and never holds the value: a literal under a secret-like key name or
+a URL with a password (KEEL040), a provider's token format or a random-looking token (KEEL041).
 References are fine: ``existingSecret``, ``secretName``, ``secretKeyRef``, ``passwordFile``,
-``${ENV_VAR}`` / ``sys.env("X")`` expansions and file paths.
+``${ENV_VAR}`` / ``$(VAR)`` / ``sys.env("X")`` expansions and file paths.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from keelson import secretscan
+from keelson.errors import KeelsonError
 from keelson.gates.engine import Context, Hit, rule
-from keelson.gates.k8s import ObjectRef, Workload, annotations_of, key_path
+from keelson.gates.k8s import ObjectRef, key_path
+from keelson.yamlio import parse
 
 if TYPE_CHECKING:
     from keelson.models import Object
 
-# Longest first: the word that ends last in a key decides what the rest of the key means.
-SECRET_WORDS = (
-    "secretaccesskey",
-    "clientsecret",
-    "privatekey",
-    "secretkey",
-    "accesstoken",
-    "authtoken",
-    "apitoken",
-    "apikey",
-    "passphrase",
-    "password",
-    "passwd",
-    "credentials",
-    "credential",
-    "secret",
-    "token",
-    "bearer",
-)
-# What may follow the secret word for the key to still hold the secret itself (db_password, API_KEY,
-# secrets); anything else (secretName, passwordKey, tokenFile, secretKeyRef, tokenTTL) names or
-# describes the secret instead.
-_LITERAL_SUFFIXES = frozenset({"", "s", "value", "literal", "plain", "plaintext"})
-_REFERENCE = re.compile(
-    r"""^(\$\{[^}]+\}|\$[A-Za-z_][A-Za-z0-9_]*|(sys\.)?env\(.*\)|\{\{.*\}\}|/\S*|file:\S+)$"""
-)
-_NOT_SECRET = re.compile(
-    r"^(true|false|yes|no|on|off|null|none|~|-?\d+(\.\d+)?[a-zA-Z%]{0,3})$", re.IGNORECASE
-)
-_URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@\"']+:(?P<password>[^/\s@\"']+)@")
-_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-_TEMPLATE = re.compile(r"\{\{.*?\}\}")  # tpl-rendered values: {{ .Release.Name }}
-_PATH_PART = re.compile(r"[a-z0-9._-]{0,3}|[a-z]+[0-9]*|[0-9]+")  # random base64 parts have capitals
-_TOKEN = re.compile(r"[A-Za-z0-9+/=]{20,}")
-_HEX = re.compile(r"^[0-9a-f]+$|^[0-9A-F]+$")
-# Keys whose values are digests or identifiers by design (a checksum annotation, an image digest).
-_HASH_KEYS = re.compile(r"checksum|sha|digest|hash|commit|fingerprint|etag|uid", re.IGNORECASE)
-# Bits per character. Random base62/base64 tokens of 20+ characters score 3.8 and up (median 4.0 at
-# 20, 4.6 at 32); random hex of 32+ characters scores 3.25 and up (at most 4.0). Identifiers such as
-# PodDisruptionBudget2024Config score as high, so a token must also not read like words: random
-# tokens keep under 55 % of their characters in runs of three or more same-case letters (about
-# 95 % of 20-character ones, more of longer ones), camelCase names and config keys reach 65 % or more.
-ENTROPY_THRESHOLD = 3.6
-HEX_ENTROPY_THRESHOLD = 3.2
-HEX_MIN_LENGTH = 32
-MAX_WORDINESS = 0.55
 VALUES = ObjectRef("Values", "", "")
-
-
-def secret_key(name: str) -> bool:
-    """Whether a key (an env name, a config key, an annotation) names a secret itself."""
-    norm = re.sub(r"[^a-z0-9]", "", name.rsplit("/", 1)[-1].lower())
-    if norm.startswith("existing"):
-        return False
-    # <secret word>Key names the key inside a Secret (passwordKey, clientSecretKey, tokenKey); only
-    # secretKey and apiKey, where "key" is part of the word, hold the secret itself.
-    stem = norm.removesuffix("key")
-    if stem != norm and any(stem.endswith(word) for word in SECRET_WORDS if word != "secret"):
-        return False
-    ends = [(norm.rfind(word) + len(word), len(word)) for word in SECRET_WORDS if word in norm]
-    if not ends:
-        return False
-    end, _ = max(ends)
-    return norm[end:] in _LITERAL_SUFFIXES
-
-
-def literal(value: Any) -> bool:
-    """A string that could be a secret: not empty, a flag, a number, a reference or a path."""
-    if not isinstance(value, str):
-        return False
-    text = value.strip().strip("\"'")
-    return bool(text) and not _NOT_SECRET.match(text) and not _REFERENCE.match(text)
-
-
-def shannon(text: str) -> float:
-    counts = Counter(text)
-    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-
-
-def wordiness(token: str) -> float:
-    """The share of characters in runs of three or more same-case letters (words, not noise)."""
-    return sum(len(run) for run in re.findall(r"[a-z]{3,}|[A-Z]{3,}", token)) / len(token)
-
-
-def high_entropy(value: str, key: str = "") -> list[tuple[int, float]]:
-    """(length, bits per character) of each token of ``value`` that looks like a random secret."""
-    text = _DIGEST.sub(" ", _URL.sub(" ", _TEMPLATE.sub(" ", value)))
-    found = []
-    for token in _TOKEN.findall(text):
-        if not (re.search(r"\d", token) and re.search(r"[A-Za-z]", token)):
-            continue  # random 20+ characters almost always mix digits and letters
-        if "/" in token and all(_PATH_PART.fullmatch(part) for part in token.split("/")):
-            continue  # a path such as 3100/loki/api/v1/push
-        bits = shannon(token)
-        if _HEX.match(token):
-            if len(token) >= HEX_MIN_LENGTH and bits >= HEX_ENTROPY_THRESHOLD and not _HASH_KEYS.search(key):
-                found.append((len(token), bits))
-        elif bits >= ENTROPY_THRESHOLD and wordiness(token) < MAX_WORDINESS:
-            found.append((len(token), bits))
-    return found
+NAMED_KINDS = frozenset({"secret-key-name", "url-credentials"})  # KEEL040; the others are KEEL041
+# Fields that describe the object rather than configure it, and the Secret's own data (KEEL042).
+_SKIPPED = frozenset({"managedFields", "status"})
+_SECRET_FIELDS = frozenset({"data", "stringData"})
 
 
 @dataclass(frozen=True)
@@ -135,6 +42,16 @@ class Leaf:
     key: str
     value: str
     named: bool = True  # the key is a name chosen by a person (not a file name or a generated hash)
+
+    @property
+    def detection(self) -> secretscan.Detection | None:
+        return _detect(self.value, self.key if self.named else "")
+
+
+@lru_cache(maxsize=1 << 16)
+def _detect(value: str, key: str) -> secretscan.Detection | None:
+    """Both rules look at every leaf: detect each (value, key) once."""
+    return secretscan.detect(value, key)
 
 
 def _walk(
@@ -154,12 +71,22 @@ _FLAG = re.compile(r"^--?(?P<key>[A-Za-z0-9_.-]+)=(?P<value>.*)$")
 _LINE = re.compile(r"""^\s*["']?(?P<key>[A-Za-z0-9_.-]+)["']?\s*[:=]\s*(?P<value>.+?)\s*,?\s*$""")
 
 
+def _config_file(text: str) -> bool:
+    return "\n" in text or text.lstrip().startswith(("{", "["))
+
+
+@lru_cache(maxsize=256)
+def _config_tree(text: str) -> Any:
+    """A config file parsed once for both rules (the guarded loader: no alias bomb, no deep nesting)."""
+    try:
+        return parse(text, "config file")
+    except KeelsonError:
+        return None
+
+
 def _embedded(subject: ObjectRef, base: tuple[str | int, ...], text: str) -> Iterator[Leaf]:
     """A config file inside a ConfigMap: its YAML/JSON leaves, else `key = value` / `key: value` lines."""
-    try:
-        parsed = yaml.safe_load(text) if "\n" in text or text.lstrip().startswith(("{", "[")) else None
-    except yaml.YAMLError:
-        parsed = None
+    parsed = _config_tree(text)
     if isinstance(parsed, Mapping | list):
         for path, key, value in _walk(parsed, base, str(base[-1])):
             if isinstance(value, str):
@@ -173,49 +100,48 @@ def _embedded(subject: ObjectRef, base: tuple[str | int, ...], text: str) -> Ite
             yield Leaf(subject, f"{key_path(*base)} line {number}", "", line, named=False)
 
 
+def _node_leaves(subject: ObjectRef, node: Any, path: tuple[str | int, ...], key: str) -> Iterator[Leaf]:
+    """Every string under ``node``: env entries by their name, command lines by their flags."""
+    if isinstance(node, Mapping):
+        if isinstance(node.get("name"), str) and isinstance(node.get("value"), str):
+            # An env entry (or any name/value pair): the name says what the value is.
+            yield Leaf(subject, key_path(*path, "value"), node["name"], node["value"])
+            node = {k: v for k, v in node.items() if k != "value"}
+        for child_key, child in node.items():
+            if child_key not in _SKIPPED:
+                yield from _node_leaves(subject, child, (*path, str(child_key)), str(child_key))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            if key in {"command", "args"} and isinstance(child, str):
+                flag = _FLAG.match(child)
+                name, value = (flag.group("key"), flag.group("value")) if flag else ("", child)
+                yield Leaf(subject, key_path(*path, index), name, value, named=bool(flag))
+            else:
+                yield from _node_leaves(subject, child, (*path, index), key)
+    elif isinstance(node, str):
+        yield Leaf(subject, key_path(*path), key, node)
+
+
 def _object_leaves(ctx: Context, obj: Object) -> Iterator[Leaf]:
-    """Annotations of every object, and the data of ConfigMaps (config files walked inside)."""
+    """Every string of one object; a ConfigMap's config files are walked inside."""
     subject = ctx.ref(obj)
-    for key, value in annotations_of(obj).items():
-        if isinstance(value, str):
-            yield Leaf(subject, key_path("metadata", "annotations", key), key, value)
-    if obj.get("kind") != "ConfigMap":
-        return
-    for key, value in (obj.get("data") or {}).items():
-        if not isinstance(value, str):
-            continue
-        if "\n" in value or value.lstrip().startswith(("{", "[")):
-            yield from _embedded(subject, ("data", str(key)), value)  # a config file
-        else:
-            yield Leaf(subject, key_path("data", key), key, value)
-
-
-def _container_leaves(workload: Workload) -> Iterator[Leaf]:
-    """Pod template annotations, env literals, and the command line of every container."""
-    if workload.kind != "Pod":
-        template = workload.pod_path.removesuffix(".spec")
-        for key, value in annotations_of({"metadata": workload.pod_meta}).items():
-            if isinstance(value, str):
-                yield Leaf(workload.ref, f"{template}.{key_path('metadata', 'annotations', key)}", key, value)
-    for container in workload.containers():
-        for index, env in enumerate(container.spec.get("env") or []):
-            if isinstance(env, Mapping) and isinstance(env.get("value"), str):
-                path = f"{container.path}.env[{index}].value"
-                yield Leaf(workload.ref, path, str(env.get("name")), env["value"])
-        for group in ("command", "args"):
-            for index, arg in enumerate(container.spec.get(group) or []):
-                flag = _FLAG.match(str(arg))
-                key, value = (flag.group("key"), flag.group("value")) if flag else ("", str(arg))
-                path = f"{container.path}.{group}[{index}]"
-                yield Leaf(workload.ref, path, key, value, named=bool(flag))
+    for field, value in obj.items():
+        if field in _SECRET_FIELDS and obj.get("kind") == "Secret":
+            continue  # KEEL042 refuses a Secret with data outright
+        if obj.get("kind") == "ConfigMap" and field == "data" and isinstance(value, Mapping):
+            for name, text in value.items():
+                if isinstance(text, str) and _config_file(text):
+                    yield from _embedded(subject, ("data", str(name)), text)
+                elif isinstance(text, str):
+                    yield Leaf(subject, key_path("data", str(name)), str(name), text)
+        elif field not in _SKIPPED:
+            yield from _node_leaves(subject, value, (str(field),), str(field))
 
 
 def leaves(ctx: Context) -> Iterator[Leaf]:
     """Every string the secrets rules look at (the values minus the gates' own settings)."""
     for obj in ctx.objects:
         yield from _object_leaves(ctx, obj)
-    for workload in ctx.workloads:
-        yield from _container_leaves(workload)
     for path, key, value in _walk({k: v for k, v in ctx.values.items() if k != "gates"}, (), ""):
         if isinstance(value, str):
             yield Leaf(VALUES, key_path(*path), key, value)
@@ -223,47 +149,46 @@ def leaves(ctx: Context) -> Iterator[Leaf]:
 
 @rule(
     "KEEL040",
-    "No secret literal under a secret-looking key (password, token, api_key, ...)",
+    "No secret literal under a secret-looking key (password, token, api_key, dsn, ...) or in a URL",
     remediation="keep the value in a Secret provisioned outside the chart and reference it "
     "(existingSecret, env valueFrom.secretKeyRef, ${ENV} expansion)",
 )
 def secret_literals(ctx: Context) -> Iterator[Hit]:
     for leaf in leaves(ctx):
-        credentials = _URL_CREDENTIALS.search(leaf.value)
-        if credentials and literal(credentials.group("password")):
-            yield Hit(leaf.subject, f"{leaf.path}: a URL carries a password", leaf.path)
-        elif leaf.named and leaf.key and secret_key(leaf.key) and literal(leaf.value):
-            yield Hit(leaf.subject, f'{leaf.path}: "{leaf.key}" holds a literal value', leaf.path)
+        found = leaf.detection
+        if found is not None and found.kind in NAMED_KINDS:
+            yield Hit(leaf.subject, f"{leaf.path}: {found.detail}", leaf.path)
 
 
 @rule(
     "KEEL041",
-    "No high-entropy strings that look like keys or tokens",
+    "No strings that look like keys or tokens (provider formats, private keys, high entropy)",
     remediation="move the value into a Secret provisioned outside the chart; if it is not a secret, "
     "add a gates.waive entry that says what it is",
 )
-def entropy(ctx: Context) -> Iterator[Hit]:
+def tokens(ctx: Context) -> Iterator[Hit]:
     for leaf in leaves(ctx):
-        if leaf.subject.kind != "Values" and leaf.key.startswith("checksum/"):
+        found = leaf.detection
+        if found is None or found.kind in NAMED_KINDS:
+            continue
+        if found.kind == "entropy" and leaf.subject.kind != "Values" and leaf.key.startswith("checksum/"):
             continue  # common.checksums: the sha256 of the rendered config, by design
-        for length, bits in high_entropy(leaf.value, leaf.key):
-            yield Hit(
-                leaf.subject,
-                f"{leaf.path}: a {length}-character token with {bits:.1f} bits/character looks like a secret",
-                leaf.path,
-            )
-            break
+        yield Hit(leaf.subject, f"{leaf.path}: {found.detail}", leaf.path)
 
 
 @rule(
     "KEEL042",
-    "The chart renders no Secret with data",
+    "The chart renders no Secret with data (List items included)",
     remediation="create the Secret outside the chart and pass its name (existingSecret)",
 )
 def no_secret_data(ctx: Context) -> Iterator[Hit]:
     for secret in ctx.of_kind("Secret"):
         for field in ("data", "stringData"):
-            if secret.get(field):
-                yield Hit(
-                    ctx.ref(secret), f"carries {field} ({', '.join(sorted(map(str, secret[field])))})", field
+            block = secret.get(field)
+            if block:
+                keys = (
+                    ", ".join(sorted(secretscan.safe_key(str(key)) for key in block))
+                    if isinstance(block, Mapping)
+                    else field
                 )
+                yield Hit(ctx.ref(secret), f"carries {field} ({keys})", field)
