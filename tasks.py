@@ -24,12 +24,11 @@ from keelson import cluster as local_cluster
 from keelson import deploy as deploying
 from keelson import diff as diffing
 from keelson import gates as gating
-from keelson import immutable, kube, prerequisites, sources
+from keelson import immutable, kube, prerequisites, record, sources, yamlio
 from keelson import lint as linters
 from keelson import package as packaging
 from keelson import preflight as preflighting
 from keelson import publish as publishing
-from keelson import record, sources, yamlio
 from keelson import release as releasing
 from keelson.errors import KeelsonError, UsageError
 from keelson.models import CheckReport, Finding, StageResult

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from keelson import check, git, helm, kube, repository, staging, values
 from keelson.errors import KeelsonError
-from keelson.project import ENVS, NAMESPACE, OPTIONAL_APIS, RELEASE, UMBRELLA, Project
+from keelson.project import ENVS, OPTIONAL_APIS, UMBRELLA, Project
 from keelson.publish import RECORDS
 from keelson.record import ReleaseRecord, read_record
 from keelson.staging import default_repo, dist_dir

@@ -165,7 +165,11 @@ def _refuse_linked(pin: Pin, binary: Path, env: dict[str, str]) -> None:
     if not refused:
         return
     listing = _run(["go", "version", "-m", str(binary)], binary.parent, env)
-    linked = {words[1] for words in map(str.split, listing.splitlines()) if len(words) > 1 and words[0] in ("dep", "=>")}
+    linked = {
+        words[1]
+        for words in map(str.split, listing.splitlines())
+        if len(words) > 1 and words[0] in ("dep", "=>")
+    }
     hits = sorted(
         module
         for module in linked
