@@ -1,6 +1,7 @@
 """The release pipeline: [target → prerequisites, with --deploy] → preflight → check (values, schema;
 then lint; render, kube, configs, gates, rules) → images → diff against the env's last release →
-package → publish → deploy → write. ``target`` is the env guard and ``prerequisites`` is keelson.preflight on the target.
+package → publish → deploy → write. ``target`` is the env guard and ``prerequisites`` is
+keelson.preflight on the target.
 
     report = release.run("prod")                   # a ReleaseReport: stages, diff, record, ...
     report = release.run("prod", dry_run=True)      # everything but publishing; dist/ untouched
