@@ -90,11 +90,16 @@ def _one_env(env: str | None) -> str:
     return env
 
 
-@task(help={"env": "lint the umbrella with this environment only (default: every environment)"})
+@task(
+    help={
+        "env": "lint the umbrella with this environment only (default: every environment)",
+        "ct": "also run chart-testing's own ct lint (slower; it repeats helm lint)",
+    }
+)
 @user_errors
-def lint(c: Context, env: str | None = None) -> None:
-    """helm lint --strict, yamllint and ct lint."""
-    results = linters.run([env] if env else ENVS, PRJ)
+def lint(c: Context, env: str | None = None, ct: bool = False) -> None:
+    """helm lint --strict, yamllint and ct lint's checks (Chart.yaml schema, ct's yamllint rules)."""
+    results = linters.run([env] if env else ENVS, PRJ, real_ct=ct)
     for result in results:
         print(_line(result))
     findings = [finding for result in results for finding in result.findings]

@@ -10,6 +10,8 @@ then ``index.yaml``, then ``packages/<env>/`` and ``releases/<env>.json``) and p
 back if a move fails, so a failure at any stage leaves ``dist/`` byte for byte as it was. The
 repository lock is held from reading the index to the last move, so concurrent releases queue.
 A prod release refuses a dirty git tree and any image not pinned by semantic version or digest.
+The check's values and schema stages run before lint (they take a second; lint and rendering take
+longer), so a values mistake stops the release first; their lines still follow lint's.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from keelson import check as checking
 from keelson import deploy as deploying
 from keelson import diff as diffing
-from keelson import git, helm, package, publish, repository, sources, values
+from keelson import git, helm, package, publish, repository, sources
 from keelson import lint as linting
 from keelson.errors import KeelsonError, ToolError
 from keelson.models import Finding, StageResult
@@ -191,14 +193,25 @@ class _Release:
             if found:
                 raise ReleaseError(KeelsonError.from_findings(found).message)
 
-    def check(self) -> None:
-        checked = checking.check(self.env, self.overlays, self.prj)
+    def validate(self) -> checking.Pipeline:
+        """The check's values and schema stages, before lint, so that a values mistake stops the
+        release in a second; when they pass, their lines follow lint's, in the usual order."""
+        pipeline = checking.Pipeline(self.env, self.overlays, self.prj)
+        if not pipeline.validate():
+            pipeline.close()
+            for result in pipeline.report.stages:
+                self.add(result)
+            raise _Stop
+        return pipeline
+
+    def check(self, pipeline: checking.Pipeline) -> None:
+        checked = checking.check(self.env, self.overlays, self.prj, validated=pipeline)
         for result in checked.stages:
             self.add(result)
         if not checked.ok:
             raise _Stop
         self.objects = checked.objects
-        self.user = values.load(self.env, self.overlays, self.prj).user
+        self.user = pipeline.merged.user if pipeline.merged else {}
         with self.stage("images") as detail:
             found = package.images(self.objects)
             strict = self.env in STRICT_ENVS
@@ -325,8 +338,12 @@ def run(
     steps = _Release(env, prj, overlays, dist, repo_dir or dist / "repo", report, progress)
     try:
         steps.preflight()
-        steps.lint()
-        steps.check()
+        pipeline = steps.validate()
+        try:
+            steps.lint()
+            steps.check(pipeline)
+        finally:
+            pipeline.close()
         steps.diff()
         with Staging(dist) as stage:
             steps.package(stage, sign)

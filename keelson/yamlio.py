@@ -1,4 +1,9 @@
-"""Reading YAML the way Helm does, with errors that point at file, line and column."""
+"""Reading YAML the way Helm does, with errors that point at file, line and column.
+
+Parsing and dumping go through LibYAML (PyYAML's C extension) when it is installed, which is
+several times faster than PyYAML's own Python code; both paths carry the same resolver and
+constructor tweaks and give the same objects and the same text (tests/test_yamlio.py).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,29 @@ def _equals_sign(loader: yaml.SafeLoader, node: yaml.Node) -> str:
 _Loader.add_constructor("tag:yaml.org,2002:value", _equals_sign)
 
 
+LOADERS: dict[str, type[_Loader]] = {"python": _Loader}
+DUMPERS: dict[str, type[yaml.SafeDumper]] = {"python": yaml.SafeDumper}
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _CLoader(CParser, _Loader):
+        """_Loader with LibYAML's parser: scanning, parsing and composing run in C, while the
+        resolvers and constructors (the tweaks above, and any added to _Loader) stay _Loader's."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    LOADERS["libyaml"] = _CLoader
+    DUMPERS["libyaml"] = yaml.CSafeDumper  # type: ignore[assignment]  # the C twin of SafeDumper
+
+# The fastest path installed; tests/test_yamlio.py compares it with the Python one.
+LOADER = LOADERS.get("libyaml", _Loader)
+DUMPER = DUMPERS.get("libyaml", yaml.SafeDumper)
+
+
 def _string_keys(node: Any) -> Any:
     """Helm turns every mapping key into a string (``404:`` -> ``"404"``, ``true:`` -> ``"true"``)."""
     if isinstance(node, dict):
@@ -42,10 +70,22 @@ def _string_keys(node: Any) -> Any:
     return node
 
 
-def parse(text: str, source: str) -> Any:
+def _documents(text: str, loader: type[_Loader] | None, every: bool) -> Any:
+    """The document (or every document) of ``text``. On an error the Python loader parses again:
+    LibYAML words its errors differently, and the error line users see stays PyYAML's."""
+    chosen = loader or LOADER
+    try:
+        return list(yaml.load_all(text, Loader=chosen)) if every else yaml.load(text, Loader=chosen)
+    except yaml.YAMLError:
+        if chosen is _Loader:
+            raise
+        return _documents(text, _Loader, every)
+
+
+def parse(text: str, source: str, loader: type[_Loader] | None = None) -> Any:
     """One YAML document; ``source`` names the file in the error."""
     try:
-        return _string_keys(yaml.load(text, Loader=_Loader))
+        return _string_keys(_documents(text, loader, every=False))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -76,15 +116,18 @@ def load_mapping(path: Path, source: str) -> dict[str, Any]:
     return data
 
 
-def dump_all(objects: list[dict[str, Any]]) -> str:
+def dump_all(objects: list[dict[str, Any]], dumper: type[yaml.SafeDumper] | None = None) -> str:
     """Objects as a multi-document YAML stream, keys in their rendered order."""
-    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, width=1000)
+    text: str = yaml.dump_all(
+        objects, Dumper=dumper or DUMPER, sort_keys=False, default_flow_style=False, width=1000
+    )
+    return text
 
 
-def parse_all(text: str, source: str) -> list[Any]:
+def parse_all(text: str, source: str, loader: type[_Loader] | None = None) -> list[Any]:
     """Every document of a YAML stream (helm's output), empty documents left out."""
     try:
-        documents = list(yaml.load_all(text, Loader=_Loader))
+        documents = _documents(text, loader, every=True)
     except yaml.YAMLError as exc:
         raise ValuesError(f"{source}: invalid YAML: {' '.join(str(exc).split())}") from exc
     return [_string_keys(doc) for doc in documents if doc is not None]

@@ -15,9 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from keelson.gates.engine import Context, Hit, rule
+from keelson.gates.index import embedded_config
 from keelson.gates.k8s import ObjectRef, Workload, annotations_of, key_path
 
 if TYPE_CHECKING:
@@ -156,10 +155,7 @@ _LINE = re.compile(r"""^\s*["']?(?P<key>[A-Za-z0-9_.-]+)["']?\s*[:=]\s*(?P<value
 
 def _embedded(subject: ObjectRef, base: tuple[str | int, ...], text: str) -> Iterator[Leaf]:
     """A config file inside a ConfigMap: its YAML/JSON leaves, else `key = value` / `key: value` lines."""
-    try:
-        parsed = yaml.safe_load(text) if "\n" in text or text.lstrip().startswith(("{", "[")) else None
-    except yaml.YAMLError:
-        parsed = None
+    parsed = embedded_config(text) if "\n" in text or text.lstrip().startswith(("{", "[")) else None
     if isinstance(parsed, Mapping | list):
         for path, key, value in _walk(parsed, base, str(base[-1])):
             if isinstance(value, str):
