@@ -454,8 +454,21 @@ def rollback(
     print(_line(StageResult("rollback", env, time.perf_counter() - start, (), detail)))
 
 
-@task(help={"sizes": "comma-separated object counts to diff (default 1000,10000)"})
-def bench(c: Context, sizes: str = "1000,10000") -> None:
-    """Time the semantic diff on synthetic renders of the given sizes and print the timings."""
+@task(
+    help={
+        "sizes": "comma-separated object counts to diff (default 1000,10000)",
+        "ratios": "instead: Keelson's CPU against its floor or peer (helm template, dyff), as ratios",
+        "repeat": "with --ratios: interleaved runs of each side; the median is shown (default 5)",
+        "cases": "with --ratios: comma-separated subset of check,all,release,diff,scale",
+    }
+)
+def bench(
+    c: Context, sizes: str = "1000,10000", ratios: bool = False, repeat: int = 5, cases: str = ""
+) -> None:
+    """Time the semantic diff on synthetic renders (or, with --ratios, every command against its floor)."""
     with c.cd(str(PRJ.root)):
-        c.run(f"{sys.executable} scripts/bench_diff.py --sizes {sizes}", echo=True)
+        if ratios:
+            chosen = f" --cases {cases}" if cases else ""
+            c.run(f"{sys.executable} scripts/bench_ratios.py --repeat {repeat}{chosen}", echo=True)
+        else:
+            c.run(f"{sys.executable} scripts/bench_diff.py --sizes {sizes}", echo=True)

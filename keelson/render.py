@@ -110,6 +110,36 @@ def prepare_dependencies(
             _stamp(prj, chart).write_text(digests[chart.path] + "\n", encoding="utf-8")
 
 
+def template_text(
+    values: dict[str, Any],
+    *,
+    prj: Project | None = None,
+    chart: Path | None = None,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+    kube_version: str = KUBE_VERSIONS[0],
+    api_versions: Sequence[str] = (),
+    helm_binary: str = "helm",
+) -> str:
+    """helm's output for :func:`render`, as text (tests/test_yamlio.py parses it both ways)."""
+    prj = prj or project()
+    chart = chart or prj.umbrella
+    prepare_dependencies(prj, helm_binary, build_order(load_chart(chart)))
+    args = ["template", release, str(chart), "--namespace", namespace, "--values", "-"]
+    args += ["--kube-version", kube_version]
+    for api in api_versions:
+        args += ["--api-versions", api]
+    with charts_lock(prj, exclusive=False):
+        output = helm.run(
+            prj,
+            args,
+            stdin=json.dumps(values).encode(),
+            binary=helm_binary,
+            what=f"template {prj.display(chart)}",
+        )
+    return output.decode()
+
+
 def render(
     values: dict[str, Any],
     *,
@@ -128,30 +158,18 @@ def render(
     """
     prj = prj or project()
     chart = chart or prj.umbrella
-    prepare_dependencies(prj, helm_binary, build_order(load_chart(chart)))
-    args = [
-        "template",
-        release,
-        str(chart),
-        "--namespace",
-        namespace,
-        "--values",
-        "-",
-        "--kube-version",
-        kube_version,
-    ]
-    for api in api_versions:
-        args += ["--api-versions", api]
-    with charts_lock(prj, exclusive=False):
-        output = helm.run(
-            prj,
-            args,
-            stdin=json.dumps(values).encode(),
-            binary=helm_binary,
-            what=f"template {prj.display(chart)}",
-        )
+    output = template_text(
+        values,
+        prj=prj,
+        chart=chart,
+        release=release,
+        namespace=namespace,
+        kube_version=kube_version,
+        api_versions=api_versions,
+        helm_binary=helm_binary,
+    )
     try:
-        documents = parse_all(output.decode(), f"helm template {prj.display(chart)}")
+        documents = parse_all(output, f"helm template {prj.display(chart)}")
     except ValuesError as exc:
         raise RenderError(exc.message) from exc
     for document in documents:
