@@ -116,11 +116,36 @@ def load_mapping(path: Path, source: str) -> dict[str, Any]:
     return data
 
 
+# LibYAML's emitter and PyYAML's write the same text except where they fold a line longer than the
+# width (1000) and in which characters they escape. Strings of at most 200 printable ASCII
+# characters (400 once quotes are doubled) in at most 50 levels of nesting keep every line under it.
+_ALIKE_LENGTH = 200
+_ALIKE_DEPTH = 50
+
+
+def emits_alike(node: Any, depth: int = 0) -> bool:
+    """Whether LibYAML dumps ``node`` byte for byte as PyYAML's Python emitter does."""
+    if depth > _ALIKE_DEPTH:
+        return False
+    if isinstance(node, dict):
+        return all(
+            emits_alike(key, depth + 1) and emits_alike(value, depth + 1) for key, value in node.items()
+        )
+    if isinstance(node, list):
+        return all(emits_alike(item, depth + 1) for item in node)
+    if isinstance(node, str):
+        return len(node) <= _ALIKE_LENGTH and node.isascii() and node.isprintable()
+    return True
+
+
 def dump_all(objects: list[dict[str, Any]], dumper: type[yaml.SafeDumper] | None = None) -> str:
-    """Objects as a multi-document YAML stream, keys in their rendered order."""
-    text: str = yaml.dump_all(
-        objects, Dumper=dumper or DUMPER, sort_keys=False, default_flow_style=False, width=1000
-    )
+    """Objects as a multi-document YAML stream, keys in their rendered order.
+
+    By default LibYAML writes it when that gives the same text (``emits_alike``), else PyYAML's
+    Python emitter, as before LibYAML was used: long config files in ConfigMaps go that way.
+    """
+    chosen = dumper or (DUMPER if emits_alike(objects) else yaml.SafeDumper)
+    text: str = yaml.dump_all(objects, Dumper=chosen, sort_keys=False, default_flow_style=False, width=1000)
     return text
 
 

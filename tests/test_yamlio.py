@@ -40,9 +40,23 @@ def test_each_env_render_parses_and_dumps_the_same_both_ways(repo: Project, env:
     assert len(fast) > 50
     assert fast == slow
     assert yamlio.dump_all(fast) == yamlio.dump_all(slow, dumper=yaml.SafeDumper)
-    # One object per call too, as `invoke template` writes them.
+    # One object per call too, as `invoke template` writes them; LibYAML writes those it can.
+    alike = [obj for obj in fast if yamlio.emits_alike([obj])]
+    assert len(alike) > len(fast) / 2
     for obj in fast:
         assert yamlio.dump_all([obj]) == yamlio.dump_all([obj], dumper=yaml.SafeDumper)
+    for obj in alike:
+        assert yamlio.dump_all([obj], dumper=yamlio.DUMPER) == yamlio.dump_all([obj], dumper=yaml.SafeDumper)
+    assert yamlio.dump_all(alike, dumper=yamlio.DUMPER) == yamlio.dump_all(alike, dumper=yaml.SafeDumper)
+
+
+@needs_libyaml
+def test_what_libyaml_would_fold_or_escape_otherwise_goes_to_python() -> None:
+    for node in (["x" * 201], {"k": "caf\u00e9"}, {"tab": "a\tb"}, {"config": "a: 1\nb: 2\n"}):
+        assert not yamlio.emits_alike(node)
+    assert yamlio.emits_alike([{"kind": "Service", "spec": {"ports": [{"port": 80, "name": "http"}]}}])
+    long_line = [{"data": {"config": "word " * 400}}]
+    assert yamlio.dump_all(long_line) == yamlio.dump_all(long_line, dumper=yaml.SafeDumper)
 
 
 @needs_libyaml
