@@ -68,7 +68,7 @@ def _inlined(node: Any) -> Any:
         return {
             key: (
                 INNER_REF + value.removeprefix(OUTER_REF)
-                if key == "$ref" and isinstance(value, str)
+                if key == "$ref" and isinstance(value, str) and value.startswith(OUTER_REF)
                 else _inlined(value)
             )
             for key, value in node.items()
