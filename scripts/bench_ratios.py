@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of each side; the median is shown")
     parser.add_argument("--cases", default="check,all,release,diff,scale", help="comma-separated cases")
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted runs of each side first (default 1)")
     parser.add_argument("--root", type=Path, default=HERE, help="the checkout to measure (default: this one)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
@@ -209,14 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="keelson-bench-") as folder:
         found = pairs([case.strip() for case in args.cases.split(",")], root, Path(folder))
-        for pair in found:  # a first run of each side, not counted: builds dependencies, warms caches
-            pair.objects = _rendered_objects(cpu_of(pair.ours, root, env).stdout)
-            cpu_of(pair.peer, root, env)
+        for _ in range(args.warmup):  # not counted: builds dependencies, warms the file cache
+            for pair in found:
+                cpu_of(pair.ours, root, env)
+                cpu_of(pair.peer, root, env)
         for _ in range(args.repeat):
             for pair in found:
-                pair.ours_cpu.append(cpu_of(pair.ours, root, env).cpu)
+                ours = cpu_of(pair.ours, root, env)
+                pair.objects = _rendered_objects(ours.stdout)
+                pair.ours_cpu.append(ours.cpu)
                 pair.peer_cpu.append(cpu_of(pair.peer, root, env).cpu)
-        print(f"median CPU seconds (user+sys, children), {args.repeat} interleaved runs, root {root}")
+        print(f"median CPU seconds (user+sys, children) of {args.repeat} interleaved runs, root {root}")
         print(f"{'case':<34} {'keelson':>8}  {'peer':<20} {'peer cpu':>8}  {'ratio':>6}")
         for pair in found:
             ours, peer = statistics.median(pair.ours_cpu), statistics.median(pair.peer_cpu)
