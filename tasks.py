@@ -97,11 +97,16 @@ def _one_env(env: str | None) -> str:
     return env
 
 
-@task(help={"env": "lint the umbrella with this environment only (default: every environment)"})
+@task(
+    help={
+        "env": "lint the umbrella with this environment only (default: every environment)",
+        "ct": "also run chart-testing's own ct lint (slower; it repeats helm lint)",
+    }
+)
 @user_errors
-def lint(c: Context, env: str | None = None) -> None:
-    """helm lint --strict, yamllint and ct lint."""
-    results = linters.run([env] if env else ENVS, PRJ)
+def lint(c: Context, env: str | None = None, ct: bool = False) -> None:
+    """helm lint --strict, yamllint and ct lint's checks (Chart.yaml schema, ct's yamllint rules)."""
+    results = linters.run([env] if env else ENVS, PRJ, real_ct=ct)
     for result in results:
         print(_line(result))
     findings = [finding for result in results for finding in result.findings]
@@ -551,13 +556,26 @@ def cluster_down(c: Context) -> None:
 @task(
     help={
         "sizes": "comma-separated object counts to diff (default 1000,10000)",
+        "ratios": "instead: Keelson's CPU against its floor or peer (helm template, dyff), as ratios",
+        "repeat": "with --ratios: interleaved runs of each side; the median is shown (default 5)",
+        "cases": "with --ratios: comma-separated subset of check,all,release,diff,scale",
         "secrets": "instead: recall and false positives of the secret detector, per kind",
     }
 )
-def bench(c: Context, sizes: str = "1000,10000", secrets: bool = False) -> None:
-    """Time the semantic diff on synthetic renders of the given sizes (or --secrets: the detector)."""
+def bench(  # noqa: PLR0917 (invoke turns every parameter into a flag)
+    c: Context,
+    sizes: str = "1000,10000",
+    ratios: bool = False,
+    repeat: int = 5,
+    cases: str = "",
+    secrets: bool = False,
+) -> None:
+    """Time the diff on synthetic renders (--ratios: each command against its floor; --secrets: the detector)."""
     with c.cd(str(PRJ.root)):
-        if secrets:
+        if ratios:
+            chosen = f" --cases {cases}" if cases else ""
+            c.run(f"{sys.executable} scripts/bench_ratios.py --repeat {repeat}{chosen}", echo=True)
+        elif secrets:
             c.run(f"{sys.executable} scripts/bench_secrets.py", echo=True)
-            return
-        c.run(f"{sys.executable} scripts/bench_diff.py --sizes {sizes}", echo=True)
+        else:
+            c.run(f"{sys.executable} scripts/bench_diff.py --sizes {sizes}", echo=True)

@@ -9,12 +9,13 @@ kubeconform input lives in a temporary folder that is removed afterwards. A miss
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-from keelson import configmodels, kubeschema, values, valuesschema
 from keelson import gates as gating
+from keelson import configmodels, kubeschema, values, valuesschema
 from keelson import render as rendering
 from keelson import rules as alerting
 from keelson.errors import KeelsonError, ToolError
@@ -24,6 +25,8 @@ from keelson.project import ENVS, KUBE_VERSIONS, OPTIONAL_APIS, Project, project
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
+
+    from keelson.models import Object
 
 STAGES = ("values", "schema", "render", "kube", "configs", "gates", "rules")
 
@@ -49,6 +52,101 @@ def _stage(report: CheckReport, name: str) -> Iterator[_Stage]:
     )
 
 
+class Pipeline:
+    """One environment's check, in two steps: ``validate`` (values, schema) and ``finish`` (render
+    onwards), so that a release can stop at a values mistake before it lints.
+
+    ``validate`` starts helm rendering in a thread as soon as the values are loaded, so helm works
+    while Python checks the schema; a failing schema discards the render. The render assumes every
+    optional API is served, so every object the charts can emit is checked; with ``kube_context``
+    it is rendered against that cluster instead (what it would get).
+    """
+
+    def __init__(
+        self,
+        env: str,
+        overlays: Sequence[Path | str] = (),
+        prj: Project | None = None,
+        *,
+        versions: Sequence[str] = KUBE_VERSIONS,
+        kube_context: str | None = None,
+    ) -> None:
+        self.prj = prj or project()
+        self.env, self.overlays, self.versions = env, overlays, versions
+        self.kube_context = kube_context
+        self.report = CheckReport(env)
+        self.merged: values.MergedValues | None = None
+        self._render: Future[tuple[list[Object], float]] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{env}")
+
+    def _rendered(self, user: dict[str, Any]) -> tuple[list[Object], float]:
+        start = time.perf_counter()
+        objects = rendering.render(
+            user, prj=self.prj, api_versions=OPTIONAL_APIS, kube_context=self.kube_context
+        )
+        return objects, time.perf_counter() - start
+
+    def validate(self, until: str = "rules") -> bool:
+        report = self.report
+        with _stage(report, "values") as stage:
+            self.merged = values.load(self.env, self.overlays, self.prj)
+            report.user = self.merged.user
+            stage.detail = f"{1 + len(self.overlays)} file(s) over the chart defaults"
+        merged = self.merged
+        if not report.ok or merged is None:
+            return False
+        if until != "schema":
+            self._render = self._pool.submit(self._rendered, merged.user)
+        with _stage(report, "schema") as stage:
+            stage.findings = valuesschema.check(merged)
+            schemas = sum(1 for _, chart in merged.charts if chart.schema_file.is_file())
+            stage.detail = f"{schemas} schema(s) over {len(merged.charts)} chart(s)"
+        return report.ok
+
+    def finish(self, until: str = "rules") -> CheckReport:
+        report, merged = self.report, self.merged
+        try:
+            if not report.ok or merged is None or self._render is None:
+                return report
+            with _stage(report, "render") as stage:
+                report.objects, seconds = self._render.result()
+                stage.detail = f"{len(report.objects)} objects"
+            if report.ok:
+                # The stage's own time is helm's, which ran while the schema was checked.
+                report.stages[-1] = replace(report.stages[-1], seconds=seconds)
+            if not report.ok or until == "render":
+                return report
+            with _stage(report, "kube") as stage:
+                stage.findings = kubeschema.validate(report.objects, self.env, self.versions, self.prj)
+                stage.detail = f"Kubernetes {', '.join(self.versions)}"
+            if not report.ok or until == "kube":
+                return report
+            with _stage(report, "configs") as stage:
+                # The programs are AGPL-3.0 and never built here: their models judge the configs.
+                stage.findings = configmodels.check(report.objects, self.env)
+                stage.detail = configmodels.summary(report.objects)
+            if not report.ok or until == "configs":
+                return report
+            with _stage(report, "gates") as stage:
+                report.gates = gating.run(
+                    self.env, report.objects, merged.merged, values_source=merged.source_of
+                )
+                stage.findings = [found.to_finding(self.env) for found in report.gates.errors]
+                stage.detail = (
+                    f"{len(report.gates.rules)} rules, {len(report.gates.warnings)} warning(s), "
+                    f"{len(report.gates.waived)} waived"
+                )
+            if not report.ok or until == "gates":
+                return report
+            return check_rules(report, self.prj)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Wait for a render still running (its result is dropped) and free its thread."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def check(
     env: str,
     overlays: Sequence[Path | str] = (),
@@ -61,62 +159,18 @@ def check(
 ) -> CheckReport:
     """Run the stages for one environment, up to and including ``until`` (one of STAGES).
 
-    The render assumes every optional API is served, so every object the charts can emit is
-    checked; with ``kube_context`` it is rendered against that cluster instead (what it would get).
-    ``after_schema`` runs once the fast stages (values, schema) passed, before rendering: the
+    ``after_schema`` runs once the fast stages (values, schema) passed, while helm renders: the
     release lints there, so a bad overlay fails in seconds rather than after a minute of lint.
     """
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}")
-    prj = prj or project()
-    report = CheckReport(env)
-    merged = None
-    with _stage(report, "values") as stage:
-        merged = values.load(env, overlays, prj)
-        stage.detail = f"{1 + len(overlays)} file(s) over the chart defaults"
-    if not report.ok or merged is None:
-        return report
-    with _stage(report, "schema") as stage:
-        stage.findings = valuesschema.check(merged)
-        schemas = sum(1 for _, chart in merged.charts if chart.schema_file.is_file())
-        stage.detail = f"{schemas} schema(s) over {len(merged.charts)} chart(s)"
-    if not report.ok or until == "schema":
-        return report
-    if after_schema is not None:
-        after_schema(report)
-    with _stage(report, "render") as stage:
-        report.objects = rendering.render(
-            merged.user, prj=prj, api_versions=OPTIONAL_APIS, kube_context=kube_context
-        )
-        stage.detail = f"{len(report.objects)} objects"
-    if not report.ok or until == "render":
-        return report
-    if not _check_rendered(report, versions, prj, until):
-        return report
-    with _stage(report, "gates") as stage:
-        report.gates = gating.run(env, report.objects, merged.merged, values_source=merged.source_of)
-        stage.findings = [found.to_finding(env) for found in report.gates.errors]
-        stage.detail = (
-            f"{len(report.gates.rules)} rules, {len(report.gates.warnings)} warning(s), "
-            f"{len(report.gates.waived)} waived"
-        )
-    if not report.ok or until == "gates":
-        return report
-    return check_rules(report, prj)
-
-
-def _check_rendered(report: CheckReport, versions: Sequence[str], prj: Project, until: str) -> bool:
-    """The kube and configs stages over the render; True when the later stages should run."""
-    with _stage(report, "kube") as stage:
-        stage.findings = kubeschema.validate(report.objects, report.env, versions, prj)
-        stage.detail = f"Kubernetes {', '.join(versions)}"
-    if not report.ok or until == "kube":
-        return False
-    with _stage(report, "configs") as stage:
-        # The programs themselves are AGPL-3.0 and never built here: their models judge the configs.
-        stage.findings = configmodels.check(report.objects, report.env)
-        stage.detail = configmodels.summary(report.objects)
-    return report.ok and until != "configs"
+    pipeline = Pipeline(env, overlays, prj, versions=versions, kube_context=kube_context)
+    try:
+        if pipeline.validate(until) and after_schema is not None:
+            after_schema(pipeline.report)
+        return pipeline.finish(until)
+    finally:
+        pipeline.close()
 
 
 def check_rules(report: CheckReport, prj: Project | None = None) -> CheckReport:
@@ -129,4 +183,7 @@ def check_rules(report: CheckReport, prj: Project | None = None) -> CheckReport:
 
 
 def check_all(overlays: Sequence[Path | str] = (), prj: Project | None = None) -> list[CheckReport]:
-    return [check(env, overlays, prj) for env in ENVS]
+    """Every environment, concurrently: most of the work is helm, kubeconform, promtool and amtool
+    processes, which run side by side. The reports come back in ENVS order."""
+    with ThreadPoolExecutor(max_workers=len(ENVS), thread_name_prefix="check") as pool:
+        return list(pool.map(lambda env: check(env, overlays, prj), ENVS))

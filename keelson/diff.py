@@ -25,8 +25,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from deepdiff import DeepDiff
-
 from keelson.errors import KeelsonError
 from keelson.gates.k8s import CLUSTER_SCOPED
 from keelson.project import NAMESPACE
@@ -254,6 +252,9 @@ _CATEGORIES = {
 def changes(old: Object, new: Object) -> list[Change]:
     """Field changes between two comparable objects, sorted by path."""
     left, right = _prune(old, new)
+    # Imported here: deepdiff loads pydantic (~0.1 s), and check, template and lint never diff.
+    from deepdiff import DeepDiff  # noqa: PLC0415
+
     tree = DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0, verbose_level=2)
     found: list[tuple[list[Any], Change]] = []
     for category, levels in tree.items():

@@ -1,7 +1,9 @@
-"""The pinned helm through pyhelm3's Command, for every stage (render, package, push, deploy, archives).
+"""The pinned helm for every stage (render, package, push, deploy, archives).
 
-``run`` turns a failed helm into one line of the caller's error class; ``render_archive`` renders
-a packaged chart (its dependencies are inside it, so nothing is built first).
+``run`` calls the helm CLI directly and turns a failure into one line of the caller's error class;
+``render_archive`` renders a packaged chart (its dependencies are inside it, so nothing is built
+first). Only deploy needs pyhelm3's typed Command (install, history, rollback): ``command`` and
+``call`` import it when called, so the stages that only render never load pyhelm3 and pydantic.
 """
 
 from __future__ import annotations
@@ -10,10 +12,8 @@ import asyncio
 import json
 import logging
 import re
+import subprocess
 from typing import TYPE_CHECKING, Any
-
-from pyhelm3 import errors as helm_errors
-from pyhelm3.command import Command
 
 from keelson.errors import KeelsonError, RenderError, ValuesError
 from keelson.project import KUBE_VERSIONS, NAMESPACE, RELEASE, Project
@@ -22,6 +22,8 @@ from keelson.yamlio import parse_all
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
     from pathlib import Path
+
+    from pyhelm3.command import Command
 
     from keelson.models import Object
 
@@ -45,6 +47,8 @@ def condense(stderr: bytes) -> str:
 
 def command(prj: Project, binary: str = "helm", kube_context: str | None = None) -> Command:
     """pyhelm3's Command for the pinned helm; ``kube_context`` for commands that talk to a cluster."""
+    from pyhelm3.command import Command  # noqa: PLC0415 (deploy only: pyhelm3 imports pydantic)
+
     return Command(executable=str(prj.tool(binary)), kubecontext=kube_context)
 
 
@@ -52,6 +56,8 @@ def call(
     what: str, action: Callable[[], Coroutine[Any, Any, Any]], error: type[KeelsonError] = RenderError
 ) -> Any:
     """Run one pyhelm3 coroutine; a helm failure becomes ``error("<what>: <helm's message>")``."""
+    from pyhelm3 import errors as helm_errors  # noqa: PLC0415 (see command)
+
     try:
         return asyncio.run(action())
     except helm_errors.Error as exc:
@@ -67,9 +73,17 @@ def run(
     what: str = "",
     error: type[KeelsonError] = RenderError,
 ) -> bytes:
-    helm = command(prj, binary)
-    output: bytes = call(f"{binary} {what or args[0]}", lambda: helm.run(list(args), stdin), error)
-    return output
+    """helm's stdout; a non-zero exit becomes ``error("<binary> <what>: <helm's message>")``."""
+    done = subprocess.run(
+        [str(prj.tool(binary)), *args],
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise error(f"{binary} {what or args[0]}: {condense(done.stderr)}")
+    return done.stdout
 
 
 def major_version(prj: Project, binary: str = "helm") -> int:

@@ -1,7 +1,10 @@
 """Lint: helm lint --strict (the umbrella per environment, every chart alone), yamllint, ct lint.
 
-Each tool's report is cut into findings of one line each. The charts folder is locked while the
-tools run: ct rebuilds every chart's dependency folder, which helm lint and rendering read.
+Each tool's report is cut into findings of one line each. "ct lint" is what chart-testing's
+``ct lint --config ct.yaml --all`` checks beyond the other two, done here from ct.yaml's settings:
+each Chart.yaml against the Yamale schema, and each Chart.yaml and values.yaml against ct's
+yamllint rules. ct itself would run helm lint a second time and rebuild every chart's
+dependencies; ``run(..., real_ct=True)`` (``invoke lint --ct``) still runs it, to cross-check.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from keelson.errors import KeelsonError, ToolError
 from keelson.models import Finding, StageResult
 from keelson.project import ENVS, KUBE_VERSIONS, Project, project
 from keelson.render import charts_lock, prepare_dependencies
+from keelson.yamlio import load_mapping
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -31,6 +35,13 @@ _YAMLLINT_FILE = re.compile(r"^(\S.*\.ya?ml)$")
 _YAMLLINT_ITEM = re.compile(r"^\s+(\d+):(\d+)\s+(error|warning)\s+(.*?)\s*$")
 _YAMALE = re.compile(r"^Error validating data '([^']+)'")
 _CT_FAILED = re.compile(r'^ ✖︎ .* path: "([^"]+)"\) > (.*)$')
+_PARSABLE = re.compile(r"^(?P<where>.+?:\d+:\d+): \[(?:error|warning)\] (?P<what>.*)$")
+# ct.yaml settings ct lint honours that need a network or a git remote: refused rather than skipped.
+_OFFLINE_ONLY = {
+    "validate-maintainers": "maintainers are checked against GitHub accounts",
+    "check-version-increment": "versions are compared with a remote branch; the release refuses a "
+    "changed chart whose version is already published",
+}
 
 
 def _run(prj: Project, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
@@ -149,6 +160,62 @@ def yamllint(prj: Project) -> list[Finding]:
 
 
 def ct_lint(prj: Project) -> list[Finding]:
+    """ct lint's own checks, per ct.yaml: the Chart.yaml schema (Yamale) and its yamllint rules."""
+    config = load_mapping(prj.root / "ct.yaml", "ct.yaml")
+    findings = [
+        Finding("ct lint", f"ct.yaml: {key}", f"true is not supported offline ({why}; allowed: false)")
+        for key, why in _OFFLINE_ONLY.items()
+        if config.get(key) is True
+    ]
+    charts = sorted(path.parent for path in prj.charts_dir.glob("*/Chart.yaml"))
+    if config.get("validate-chart-schema", True):
+        findings += _chart_schema(
+            prj, prj.root / str(config.get("chart-yaml-schema", "ct/chart_schema.yaml")), charts
+        )
+    if config.get("validate-yaml", True):
+        files = [
+            path
+            for chart in charts
+            for path in (chart / "Chart.yaml", chart / "values.yaml")
+            if path.is_file()
+        ]
+        findings += _ct_yamllint(prj, prj.root / str(config.get("lint-conf", "ct/lintconf.yaml")), files)
+    return findings
+
+
+def _chart_schema(prj: Project, schema_file: Path, charts: Sequence[Path]) -> list[Finding]:
+    import yamale  # noqa: PLC0415 (only lint needs it)
+
+    schema = yamale.make_schema(str(schema_file))
+    findings = []
+    for chart in charts:
+        try:
+            yamale.validate(schema, yamale.make_data(str(chart / "Chart.yaml")))
+        except yamale.YamaleError as exc:
+            subject = f"{prj.display(chart)}/Chart.yaml"
+            findings += [
+                Finding("ct lint", subject, error) for result in exc.results for error in result.errors
+            ]
+        except ValueError as exc:  # not YAML at all
+            findings.append(Finding("ct lint", f"{prj.display(chart)}/Chart.yaml", _one_line([str(exc)])))
+    return findings
+
+
+def _ct_yamllint(prj: Project, config: Path, files: Sequence[Path]) -> list[Finding]:
+    args = [str(prj.tool("yamllint")), "-f", "parsable", "-c", str(config)]
+    done = _run(prj, [*args, *(prj.display(path) for path in files)])
+    findings = [
+        Finding("ct lint", match.group("where"), match.group("what").strip())
+        for line in done.stdout.splitlines()
+        if (match := _PARSABLE.match(line))
+    ]
+    if done.returncode != 0 and not findings:
+        findings = [Finding("ct lint", "", _one_line(done.stderr.splitlines()[-1:]))]
+    return findings
+
+
+def real_ct_lint(prj: Project) -> list[Finding]:
+    """chart-testing itself (``ct lint --config ct.yaml --all``), to cross-check :func:`ct_lint`."""
     ct = str(prj.tool("ct"))
     prj.tool("yamllint")
     prj.tool("yamale")  # ct calls both from PATH; say so clearly if they are missing
@@ -163,7 +230,9 @@ def ct_lint(prj: Project) -> list[Finding]:
     return findings
 
 
-def run(envs: Sequence[str] = ENVS, prj: Project | None = None) -> list[StageResult]:
+def run(
+    envs: Sequence[str] = ENVS, prj: Project | None = None, *, real_ct: bool = False
+) -> list[StageResult]:
     """Every linter in turn; each result holds its findings (none means clean)."""
     prj = prj or project()
     steps: list[tuple[str, Callable[[], list[Finding]]]] = [
@@ -171,6 +240,8 @@ def run(envs: Sequence[str] = ENVS, prj: Project | None = None) -> list[StageRes
         ("yamllint", lambda: yamllint(prj)),
         ("ct lint", lambda: ct_lint(prj)),
     ]
+    if real_ct:
+        steps.append(("ct", lambda: real_ct_lint(prj)))
     results = []
     for name, step in steps:
         start = time.perf_counter()

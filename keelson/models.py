@@ -84,6 +84,9 @@ class CheckReport:
     stages: list[StageResult] = field(default_factory=list)
     objects: list[Object] = field(default_factory=list)
     gates: GateReport | None = None  # set once the gates stage ran
+    # The user's values (values/<env>.yaml and overlays) once the values stage ran: what a release
+    # packages and records, so nothing loads them again.
+    user: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

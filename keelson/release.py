@@ -251,7 +251,7 @@ class _Release:
         if not checked.ok:
             raise _Stop
         self.objects = checked.objects
-        self.user = values.load(self.env, self.overlays, self.prj).user
+        self.user = checked.user
         with self.stage("images") as detail:
             found = package.images(self.objects)
             strict = self.env in STRICT_ENVS

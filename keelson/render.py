@@ -1,15 +1,17 @@
-"""Render the charts through pyhelm3, and write rendered objects to files.
+"""Render the charts with the helm CLI, and write rendered objects to files.
 
 Dependencies are built first for every chart of the tree, leaves before the charts that use them
 (the library, the leaf charts, then the umbrella): the umbrella packages ``../app`` together with
 the ``charts/`` folder built inside it. The built ``charts/*/charts/`` and ``Chart.lock`` are
-git-ignored. A lock on the charts folder keeps parallel runs (pytest -n) from reading a half-built
-``charts/`` folder.
+git-ignored, and so is build/dependencies/, where each update leaves a digest of the sources it
+built from, so that a run with nothing changed skips the updates. A lock on the charts folder
+keeps parallel runs (pytest -n) from reading a half-built ``charts/`` folder.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -30,8 +32,6 @@ if TYPE_CHECKING:
 
     from keelson.models import Object
 
-_prepared: set[tuple[Path, str]] = set()
-
 
 @contextmanager
 def charts_lock(prj: Project, exclusive: bool) -> Iterator[None]:
@@ -43,33 +43,105 @@ def charts_lock(prj: Project, exclusive: bool) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def _sources(chart: Chart) -> Iterator[Path]:
+    """The files of a chart that its build reads: everything but the built charts/ and Chart.lock."""
+    for path in sorted(chart.path.rglob("*")):
+        inside = path.relative_to(chart.path).parts
+        if path.is_file() and inside[0] != "charts" and inside != ("Chart.lock",):
+            yield path
+
+
+def sources_digest(chart: Chart, helm_binary: str) -> str:
+    """sha256 over the chart's sources and, recursively, those of its dependencies (``file://``
+    dependencies are packaged from them), and the helm that builds them."""
+    digest = hashlib.sha256(helm_binary.encode())
+    for node in build_order(chart):
+        for path in _sources(node):
+            digest.update(f"\0{path.relative_to(node.path.parent)}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stamp(prj: Project, chart: Chart) -> Path:
+    return prj.build_dir / "dependencies" / f"{chart.path.name}.sha256"
+
+
+def _up_to_date(prj: Project, chart: Chart, digest: str) -> bool:
+    """The stamp holds ``digest`` and every dependency's archive is still in place."""
+    try:
+        stamped = _stamp(prj, chart).read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    built = chart.path / "charts"
+    return (
+        stamped == digest
+        and (chart.path / "Chart.lock").is_file()
+        and all(any(built.glob(f"{dep.name}-*.tgz")) for dep in chart.dependencies)
+    )
+
+
 def prepare_dependencies(
     prj: Project | None = None, helm_binary: str = "helm", charts: Sequence[Chart] | None = None
 ) -> None:
     """``helm dependency update --skip-refresh`` for ``charts`` (default: the umbrella's tree).
 
-    Dependencies go first, and each chart is done once a process. ``update`` rather than ``build``:
-    Chart.lock is a build product here, and ``build`` refuses a lock file that no longer matches
-    Chart.yaml. ``file://`` dependencies are re-packaged each time, so an edit to a sibling chart
-    always reaches the umbrella.
+    Dependencies go first. ``update`` rather than ``build``: Chart.lock is a build product here,
+    and ``build`` refuses a lock file that no longer matches Chart.yaml. A chart is skipped when
+    the digest of its sources (and its dependencies' sources) matches the stamp its last update
+    left in build/dependencies/, so an edit to a sibling chart still reaches the umbrella.
     """
     prj = prj or project()
-    todo = [
-        chart
-        for chart in (build_order(load_chart(prj.umbrella)) if charts is None else charts)
-        if chart.dependencies and (chart.path, helm_binary) not in _prepared
-    ]
-    if not todo:
+    tree = build_order(load_chart(prj.umbrella)) if charts is None else charts
+    digests = {chart.path: sources_digest(chart, helm_binary) for chart in tree if chart.dependencies}
+    if all(_up_to_date(prj, chart, digests[chart.path]) for chart in tree if chart.dependencies):
         return
     with charts_lock(prj, exclusive=True):
-        for chart in todo:
+        for chart in tree:
+            if not chart.dependencies or _up_to_date(prj, chart, digests[chart.path]):
+                continue  # another process may have built it while this one waited for the lock
+            _stamp(prj, chart).unlink(missing_ok=True)
             helm.run(
                 prj,
                 ["dependency", "update", "--skip-refresh", str(chart.path)],
                 binary=helm_binary,
                 what=f"dependency update {prj.display(chart.path)}",
             )
-            _prepared.add((chart.path, helm_binary))
+            _stamp(prj, chart).parent.mkdir(parents=True, exist_ok=True)
+            _stamp(prj, chart).write_text(digests[chart.path] + "\n", encoding="utf-8")
+
+
+def template_text(
+    values: dict[str, Any],
+    *,
+    prj: Project | None = None,
+    chart: Path | None = None,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+    kube_version: str = KUBE_VERSIONS[0],
+    api_versions: Sequence[str] = (),
+    helm_binary: str = "helm",
+    kube_context: str | None = None,
+) -> str:
+    """helm's output for :func:`render`, as text (tests/test_yamlio.py parses it both ways)."""
+    prj = prj or project()
+    chart = chart or prj.umbrella
+    prepare_dependencies(prj, helm_binary, build_order(load_chart(chart)))
+    args = ["template", release, str(chart), "--namespace", namespace, "--values", "-"]
+    if kube_context:
+        args += ["--dry-run=server", "--kube-context", kube_context]
+    else:
+        args += ["--kube-version", kube_version]
+        for api in api_versions:
+            args += ["--api-versions", api]
+    with charts_lock(prj, exclusive=False):
+        output = helm.run(
+            prj,
+            args,
+            stdin=json.dumps(values).encode(),
+            binary=helm_binary,
+            what=f"template {prj.display(chart)}",
+        )
+    return output.decode()
 
 
 def render(
@@ -94,32 +166,19 @@ def render(
     """
     prj = prj or project()
     chart = chart or prj.umbrella
-    prepare_dependencies(prj, helm_binary, build_order(load_chart(chart)))
-    args = [
-        "template",
-        release,
-        str(chart),
-        "--namespace",
-        namespace,
-        "--values",
-        "-",
-    ]
-    if kube_context:
-        args += ["--dry-run=server", "--kube-context", kube_context]
-    else:
-        args += ["--kube-version", kube_version]
-        for api in api_versions:
-            args += ["--api-versions", api]
-    with charts_lock(prj, exclusive=False):
-        output = helm.run(
-            prj,
-            args,
-            stdin=json.dumps(values).encode(),
-            binary=helm_binary,
-            what=f"template {prj.display(chart)}",
-        )
+    output = template_text(
+        values,
+        prj=prj,
+        chart=chart,
+        release=release,
+        namespace=namespace,
+        kube_version=kube_version,
+        api_versions=api_versions,
+        helm_binary=helm_binary,
+        kube_context=kube_context,
+    )
     try:
-        documents = parse_all(output.decode(), f"helm template {prj.display(chart)}")
+        documents = parse_all(output, f"helm template {prj.display(chart)}")
     except ValuesError as exc:
         raise RenderError(exc.message) from exc
     for document in documents:

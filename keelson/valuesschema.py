@@ -43,18 +43,36 @@ _TYPE_NAMES = {
 
 @cache
 def _validator(path: Path) -> Validator:
-    """The compiled schema of one chart; checked against its metaschema once a process."""
+    """The compiled schema of one chart.
+
+    Checking a schema against its metaschema costs more than validating the values with it, so it
+    is not done on every run: tests/test_valuesschema.py checks every committed schema, and a schema
+    that breaks validation (an unknown type, a malformed keyword) is checked then, for a clear error.
+    """
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SchemaError(f"{path}: cannot read the schema: {exc}") from exc
-    cls = validator_for(schema)
+    return validator_for(schema)(schema)
+
+
+def check_schema(path: Path, schema: Any) -> None:
+    """``schema`` against its metaschema; a SchemaError naming the file and the key path if it fails."""
     try:
-        cls.check_schema(schema)
+        validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path) or "(top level)"
         raise SchemaError(f"{path}: {where}: not a valid JSON schema: {exc.message}") from exc
-    return cls(schema)
+
+
+def _errors(path: Path, instance: Any) -> list[ValidationError]:
+    validator = _validator(path)
+    try:
+        return list(validator.iter_errors(instance))
+    except Exception:
+        # The schema itself is broken; say where, or let the validator's own error through.
+        check_schema(path, validator.schema)
+        raise
 
 
 def _schema_of(error: ValidationError) -> dict[str, Any]:
@@ -220,7 +238,7 @@ def check(values: MergedValues) -> list[Finding]:
         if not chart.schema_file.is_file():
             continue  # Helm checks only the charts that ship a schema
         instance = lookup(values.merged, prefix)
-        for error in _validator(chart.schema_file).iter_errors(instance):
+        for error in _errors(chart.schema_file, instance):
             for path, message in _findings_for(error, prefix):
                 seen.setdefault(_fallback_path(values, prefix, _global_path(values, prefix, path)), message)
     return [

@@ -1,5 +1,9 @@
 """Reading YAML the way Helm does, with errors that point at file, line and column.
 
+Parsing and dumping go through LibYAML (PyYAML's C extension) when it is installed, which is
+several times faster than PyYAML's own Python code; both paths carry the same resolver and
+constructor tweaks and give the same objects and the same text (tests/test_yamlio.py).
+
 Inputs cannot hurt: a YAML file is read only when it is a regular file of at most ``MAX_BYTES``
 (a FIFO is never opened, a symlink is followed only to a file inside the project); a document may
 nest at most ``MAX_DEPTH`` levels and expand at most ``MAX_ALIAS_NODES`` nodes through aliases
@@ -69,9 +73,36 @@ def _equals_sign(loader: yaml.SafeLoader, node: yaml.Node) -> str:
 _Loader.add_constructor("tag:yaml.org,2002:value", _equals_sign)
 
 
-def _refuse(event: yaml.Event, problem: str) -> yaml.MarkedYAMLError:
+LOADERS: dict[str, type[_Loader]] = {"python": _Loader}
+DUMPERS: dict[str, type[yaml.SafeDumper]] = {"python": yaml.SafeDumper}
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _CLoader(CParser, _Loader):
+        """_Loader with LibYAML's parser: scanning, parsing and composing run in C, while the
+        resolvers and constructors (the tweaks above, and any added to _Loader) stay _Loader's."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    LOADERS["libyaml"] = _CLoader
+    DUMPERS["libyaml"] = yaml.CSafeDumper  # type: ignore[assignment]  # the C twin of SafeDumper
+
+# The fastest path installed; tests/test_yamlio.py compares it with the Python one.
+LOADER = LOADERS.get("libyaml", _Loader)
+DUMPER = DUMPERS.get("libyaml", yaml.SafeDumper)
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A document over one of the limits (as opposed to a syntax error, which the loader reports)."""
+
+
+def _refuse(event: yaml.Event, problem: str) -> _Refused:
     mark: Any = event.start_mark  # a yaml.Mark, or LibYAML's twin of it: both have line and column
-    return yaml.MarkedYAMLError(None, None, problem, mark)
+    return _Refused(None, None, problem, mark)
 
 
 _TOO_DEEP = f"nesting deeper than {MAX_DEPTH} levels (the limit for YAML inputs)"
@@ -131,15 +162,22 @@ def check_shape(text: str) -> None:
     depth where it stands. Raises a MarkedYAMLError that ``describe`` turns into the message.
     """
     shape = _Shape()
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            shape.start(event)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            shape.end()
-        elif isinstance(event, yaml.ScalarEvent):
-            shape.scalar(event)
-        elif isinstance(event, yaml.AliasEvent):
-            shape.alias(event)
+    try:
+        # LibYAML's parser keeps a stack, not a recursion, so even 100,000 levels cost nothing here;
+        # only composing them into nodes would recurse (and crash), which is what this check prevents.
+        for event in yaml.parse(text, Loader=LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                shape.start(event)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                shape.end()
+            elif isinstance(event, yaml.ScalarEvent):
+                shape.scalar(event)
+            elif isinstance(event, yaml.AliasEvent):
+                shape.alias(event)
+    except _Refused:
+        raise
+    except yaml.YAMLError:
+        return  # a syntax error: the loader reports it, in PyYAML's words
 
 
 def _string_keys(node: Any) -> Any:
@@ -152,6 +190,18 @@ def _string_keys(node: Any) -> Any:
     if isinstance(node, list):
         return [_string_keys(item) for item in node]
     return node
+
+
+def _documents(text: str, loader: type[_Loader] | None, every: bool) -> Any:
+    """The document (or every document) of ``text``. On an error the Python loader parses again:
+    LibYAML words its errors differently, and the error line users see stays PyYAML's."""
+    chosen = loader or LOADER
+    try:
+        return list(yaml.load_all(text, Loader=chosen)) if every else yaml.load(text, Loader=chosen)
+    except yaml.YAMLError:
+        if chosen is _Loader:
+            raise
+        return _documents(text, _Loader, every)
 
 
 def _quiet(text: str) -> str:
@@ -176,11 +226,11 @@ def describe(exc: yaml.YAMLError, source: str) -> str:
     return f"{where}: invalid YAML: {message}"
 
 
-def parse(text: str, source: str) -> Any:
+def parse(text: str, source: str, loader: type[_Loader] | None = None) -> Any:
     """One YAML document; ``source`` names the file in the error."""
     try:
         check_shape(text)
-        return _string_keys(yaml.load(text, Loader=_Loader))
+        return _string_keys(_documents(text, loader, every=False))
     except yaml.YAMLError as exc:
         raise ValuesError(describe(exc, source)) from exc
 
@@ -264,15 +314,43 @@ def load_mapping(
     return data
 
 
-def dump_all(objects: list[dict[str, Any]]) -> str:
-    """Objects as a multi-document YAML stream, keys in their rendered order."""
-    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, width=1000)
+# LibYAML's emitter and PyYAML's write the same text except where they fold a line longer than the
+# width (1000) and in which characters they escape. Strings of at most 200 printable ASCII
+# characters (400 once quotes are doubled) in at most 50 levels of nesting keep every line under it.
+_ALIKE_LENGTH = 200
+_ALIKE_DEPTH = 50
 
 
-def parse_all(text: str, source: str) -> list[Any]:
+def emits_alike(node: Any, depth: int = 0) -> bool:
+    """Whether LibYAML dumps ``node`` byte for byte as PyYAML's Python emitter does."""
+    if depth > _ALIKE_DEPTH:
+        return False
+    if isinstance(node, dict):
+        return all(
+            emits_alike(key, depth + 1) and emits_alike(value, depth + 1) for key, value in node.items()
+        )
+    if isinstance(node, list):
+        return all(emits_alike(item, depth + 1) for item in node)
+    if isinstance(node, str):
+        return len(node) <= _ALIKE_LENGTH and node.isascii() and node.isprintable()
+    return True
+
+
+def dump_all(objects: list[dict[str, Any]], dumper: type[yaml.SafeDumper] | None = None) -> str:
+    """Objects as a multi-document YAML stream, keys in their rendered order.
+
+    By default LibYAML writes it when that gives the same text (``emits_alike``), else PyYAML's
+    Python emitter, as before LibYAML was used: long config files in ConfigMaps go that way.
+    """
+    chosen = dumper or (DUMPER if emits_alike(objects) else yaml.SafeDumper)
+    text: str = yaml.dump_all(objects, Dumper=chosen, sort_keys=False, default_flow_style=False, width=1000)
+    return text
+
+
+def parse_all(text: str, source: str, loader: type[_Loader] | None = None) -> list[Any]:
     """Every document of a YAML stream (helm's output), empty documents left out."""
     try:
-        documents = list(yaml.load_all(text, Loader=_Loader))
+        documents = _documents(text, loader, every=True)
     except yaml.YAMLError as exc:
         raise ValuesError(describe(exc, source)) from exc
     return [_string_keys(doc) for doc in documents if doc is not None]

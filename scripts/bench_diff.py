@@ -1,6 +1,7 @@
 """Benchmark of the semantic diff (keelson.diff.compare) on synthetic renders; prints timings.
 
     .venv/bin/python scripts/bench_diff.py --sizes 1000,10000      (or: invoke bench)
+    .venv/bin/python scripts/bench_diff.py --files OLD.yaml NEW.yaml  (what bench_ratios.py times)
 
 For each size N it builds a render of N objects (Deployments with containers, env, ports and
 volumes; Services; ConfigMaps holding a config file; Secrets) and a second render of it in which
@@ -17,9 +18,10 @@ import copy
 import random
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from keelson import diff
+from keelson import diff, yamlio
 
 Object = dict[str, Any]
 
@@ -140,11 +142,21 @@ def measure(size: int, changed: float, repeat: int) -> tuple[float, diff.DiffRep
     return best, report
 
 
+def diff_files(old: Path, new: Path) -> int:
+    """What a user pays to diff two renders on disk: parse both, compare, print the text."""
+    sides = [yamlio.parse_all(path.read_text(encoding="utf-8"), str(path)) for path in (old, new)]
+    print(diff.text(diff.compare(sides[0], sides[1]), max_lines=40))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated object counts")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best is shown")
+    parser.add_argument("--files", nargs=2, metavar=("OLD", "NEW"), help="diff two YAML streams and print it")
     args = parser.parse_args(argv)
+    if args.files:
+        return diff_files(Path(args.files[0]), Path(args.files[1]))
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     print(f"{'objects':>8}  {'case':<28} {'seconds':>8}  {'per object':>10}  result")
     for size in sizes:

@@ -21,7 +21,7 @@ SERVING_KINDS = frozenset({"Deployment", "StatefulSet"})
 
 def _serving(ctx: Context, workload: Workload) -> Object | None:
     """The first Service in the workload's namespace that selects its pods."""
-    for service in ctx.of_kind("Service"):
+    for service in ctx.selecting("Service", workload):
         if ctx.namespace_of(service) == workload.ref.namespace and service_selects(
             service, workload.pod_labels
         ):
@@ -81,7 +81,7 @@ def app_rollout(ctx: Context) -> Iterator[Hit]:
 def _budgets(ctx: Context, workload: Workload) -> list[Object]:
     return [
         pdb
-        for pdb in ctx.of_kind("PodDisruptionBudget")
+        for pdb in ctx.selecting("PodDisruptionBudget", workload)
         if ctx.namespace_of(pdb) == workload.ref.namespace
         and selects((pdb.get("spec") or {}).get("selector"), workload.pod_labels)
     ]

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from keelson.errors import KeelsonError
 from keelson.gates import k8s
+from keelson.gates.index import Pair, SelectorIndex, by_kind, match_labels
 from keelson.gates.k8s import ObjectRef, Workload
 from keelson.models import Finding, KeyPath, Object
 from keelson.secretscan import quiet
@@ -167,6 +168,19 @@ def get_rule(rule_id: str) -> Rule:
     return CONFIG if rule_id == CONFIG_RULE else _RULES[rule_id]
 
 
+def _service_pairs(service: Object) -> list[Pair]:
+    selector = (service.get("spec") or {}).get("selector")
+    return [(str(k), str(v)) for k, v in selector.items()] if isinstance(selector, Mapping) else []
+
+
+# Where each selecting kind keeps the labels it requires of a pod.
+_SELECTOR_PAIRS: Mapping[str, Callable[[Object], list[Pair]]] = {
+    "Service": _service_pairs,
+    "PodDisruptionBudget": lambda pdb: match_labels((pdb.get("spec") or {}).get("selector")),
+    "NetworkPolicy": lambda policy: match_labels((policy.get("spec") or {}).get("podSelector")),
+}
+
+
 class Context:
     """What a rule sees: the environment, the rendered objects and the merged values, plus indexes."""
 
@@ -178,6 +192,7 @@ class Context:
         self.objects = list(k8s.expand_lists(objects))
         self.values = values
         self.default_namespace = default_namespace
+        self._selectors: dict[str, SelectorIndex] = {}
 
     def ref(self, obj: Object) -> ObjectRef:
         return k8s.ref(obj, self.default_namespace)
@@ -186,8 +201,24 @@ class Context:
     def workloads(self) -> list[Workload]:
         return k8s.workloads(self.objects, self.default_namespace)
 
+    @cached_property
+    def _by_kind(self) -> dict[str, list[Object]]:
+        return by_kind(self.objects)
+
     def of_kind(self, *kinds: str) -> list[Object]:
-        return [obj for obj in self.objects if obj.get("kind") in kinds]
+        """The objects of these kinds, in render order."""
+        if len(kinds) == 1:
+            return list(self._by_kind.get(kinds[0], ()))
+        wanted = {id(obj) for kind in kinds for obj in self._by_kind.get(kind, ())}
+        return [obj for obj in self.objects if id(obj) in wanted]
+
+    def selecting(self, kind: str, workload: Workload) -> list[Object]:
+        """The objects of ``kind`` in the workload's namespace whose selector may select its pods
+        (Service, PodDisruptionBudget, NetworkPolicy); rules still check the selector itself."""
+        if kind not in self._selectors:
+            pairs_of = _SELECTOR_PAIRS[kind]
+            self._selectors[kind] = SelectorIndex(self.of_kind(kind), pairs_of, self.namespace_of)
+        return self._selectors[kind].candidates(workload.ref.namespace, workload.pod_labels)
 
     def namespace_of(self, obj: Object) -> str:
         return self.ref(obj).namespace

@@ -20,12 +20,11 @@ if TYPE_CHECKING:
     "networkPolicy.enabled: true",
 )
 def policy_coverage(ctx: Context) -> Iterator[Hit]:
-    policies = ctx.of_kind("NetworkPolicy")
     for workload in ctx.workloads:
         covered = any(
             ctx.namespace_of(policy) == workload.ref.namespace
             and selects((policy.get("spec") or {}).get("podSelector"), workload.pod_labels)
-            for policy in policies
+            for policy in ctx.selecting("NetworkPolicy", workload)
         )
         if not covered:
             yield Hit(

@@ -1,0 +1,234 @@
+"""Keelson's cost against its floor or peer, in CPU seconds, as ratios (``invoke bench --ratios``).
+
+    .venv/bin/python scripts/bench_ratios.py [--repeat 5] [--cases check,all,release,diff,scale]
+                                             [--root DIR]
+
+Every case is a pair run interleaved (Keelson, then its peer, then Keelson again...), ``--repeat``
+times; the median of each side is shown, then their ratio. CPU is user+sys of the child processes
+and everything they waited for (``resource.getrusage(RUSAGE_CHILDREN)`` around each command), which
+stays stable when a shared machine is busy, unlike wall time.
+
+Cases:
+  check    ``invoke check --env prod`` against a bare ``helm template`` of the same values
+  all      ``invoke check --all`` against three bare ``helm template`` runs
+  release  ``invoke release --env prod --dry-run`` against ``invoke check --env prod`` (needs a clean
+           git tree)
+  diff     the diff of 1,000 and 10,000 objects read from files (scripts/bench_diff.py --files)
+           against ``dyff between`` on the same files
+  scale    ``invoke check --env prod`` with 10, 100 and 500 extra app components: the CPU per
+           object between 100 and 500 against the CPU per object between 10 and 100
+
+``--root`` measures another checkout (e.g. a clone of main, for before/after numbers) with this
+checkout's tools. Nothing is asserted: the numbers are for people to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE / "scripts"))
+
+import bench_diff  # noqa: E402 (a sibling script, not a package)
+
+KUBE_VERSION = "1.30.0"
+# keelson.project.OPTIONAL_APIS, as check renders with them (so the floor renders the same objects).
+OPTIONAL_APIS = (
+    "monitoring.coreos.com/v1",
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PrometheusRule",
+)
+SCALE = (10, 100, 500)
+DIFF_SIZES = (1000, 10000)
+
+
+@dataclass(frozen=True)
+class Run:
+    cpu: float
+    stdout: str
+
+
+def cpu_of(command: list[list[str]], cwd: Path, env: dict[str, str]) -> Run:
+    """CPU seconds (user+sys, children included) of the commands, run one after the other."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    outputs = []
+    for args in command:
+        done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+        if done.returncode not in {0, 1} or "Traceback" in done.stderr:
+            sys.exit(f"bench: {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+        outputs.append(done.stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(cpu, "".join(outputs))
+
+
+@dataclass
+class Pair:
+    label: str
+    ours: list[list[str]]
+    peer: list[list[str]]
+    peer_label: str
+    ours_cpu: list[float]
+    peer_cpu: list[float]
+    objects: int = 0
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ours_cpu) / max(statistics.median(self.peer_cpu), 1e-9)
+
+
+def _rendered_objects(stdout: str) -> int:
+    match = re.search(r"render\s+\S+\s+ok\s+\S+\s+(\d+) objects", stdout)
+    return int(match.group(1)) if match else 0
+
+
+def helm_template(root: Path, values: list[Path]) -> list[str]:
+    args = [str(HERE / ".tools/bin/helm"), "template", "keelson", str(root / "charts/keelson")]
+    args += ["--namespace", "keelson", "--kube-version", KUBE_VERSION]
+    for api in OPTIONAL_APIS:
+        args += ["--api-versions", api]
+    for path in values:
+        args += ["--values", str(path)]
+    return args
+
+
+def components_overlay(count: int, folder: Path) -> Path:
+    """``count`` more app components, each a copy of the prod frontend's shape under its own name."""
+    components = {
+        f"extra{index}": {
+            "image": {"repository": "keelson/frontend"},
+            "containerPort": 8080,
+            "replicas": 2,
+            "metrics": {"enabled": False},
+            "probes": {"readiness": {"httpGet": {"path": "/", "port": "http"}}},
+            "config": {"VITE_API_URL": "https://api.example.com"},
+        }
+        for index in range(count)
+    }
+    path = folder / f"components-{count}.yaml"
+    path.write_text(yaml.safe_dump({"app": {"components": components}}), encoding="utf-8")
+    return path
+
+
+def diff_files(size: int, folder: Path) -> tuple[Path, Path]:
+    old, new = bench_diff.renders(size, 0.10)
+    paths = folder / f"old-{size}.yaml", folder / f"new-{size}.yaml"
+    for path, objects in zip(paths, (old, new), strict=True):
+        path.write_text(yaml.dump_all(objects, Dumper=yaml.CSafeDumper, sort_keys=False), encoding="utf-8")
+    return paths
+
+
+def pairs(cases: list[str], root: Path, tmp: Path) -> list[Pair]:
+    invoke = str(HERE / ".venv/bin/invoke")
+    prod = root / "values/prod.yaml"
+    found: list[Pair] = []
+
+    def add(label: str, ours: list[list[str]], peer: list[list[str]], peer_label: str) -> None:
+        found.append(Pair(label, ours, peer, peer_label, [], []))
+
+    if "check" in cases:
+        add(
+            "check --env prod",
+            [[invoke, "check", "--env", "prod"]],
+            [helm_template(root, [prod])],
+            "helm template prod",
+        )
+    if "all" in cases:
+        renders = [helm_template(root, [root / f"values/{env}.yaml"]) for env in ("dev", "staging", "prod")]
+        add("check --all", [[invoke, "check", "--all"]], renders, "3 x helm template")
+    if "release" in cases:
+        release = [invoke, "release", "--env", "prod", "--dry-run"]
+        add(
+            "release --env prod --dry-run",
+            [release],
+            [[invoke, "check", "--env", "prod"]],
+            "check --env prod",
+        )
+    if "diff" in cases:
+        dyff = str(HERE / ".tools/bin/dyff")
+        for size in DIFF_SIZES:
+            old, new = diff_files(size, tmp)
+            ours = [sys.executable, str(HERE / "scripts/bench_diff.py"), "--files", str(old), str(new)]
+            add(
+                f"diff {size} objects from files",
+                [ours],
+                [[dyff, "between", "--omit-header", str(old), str(new)]],
+                "dyff between",
+            )
+    if "scale" in cases:
+        for count in SCALE:
+            overlay = components_overlay(count, tmp)
+            check = [invoke, "check", "--env", "prod", "--values", str(overlay)]
+            add(
+                f"check prod +{count} components",
+                [check],
+                [helm_template(root, [prod, overlay])],
+                "helm template",
+            )
+    return found
+
+
+def _scale_lines(found: list[Pair]) -> list[str]:
+    """CPU per rendered object between the scale points: Keelson's curve bends if the ratio grows."""
+    points = [(p.objects, statistics.median(p.ours_cpu)) for p in found if "components" in p.label]
+    if len(points) < 3:
+        return []
+    (n10, c10), (n100, c100), (n500, c500) = points
+    low = (c100 - c10) / max(n100 - n10, 1)
+    high = (c500 - c100) / max(n500 - n100, 1)
+    return [
+        f"per object, {n10}->{n100} objects: {low * 1000:.2f} ms; {n100}->{n500}: {high * 1000:.2f} ms; "
+        f"ratio {high / max(low, 1e-9):.2f} (target <= 1.2)"
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each side; the median is shown")
+    parser.add_argument("--cases", default="check,all,release,diff,scale", help="comma-separated cases")
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted runs of each side first (default 1)")
+    parser.add_argument("--root", type=Path, default=HERE, help="the checkout to measure (default: this one)")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    # PYTHONPATH: the diff script imports the measured checkout's keelson, not this one's.
+    env = {
+        **os.environ,
+        "KEELSON_ROOT": str(root),
+        "PYTHONPATH": str(root),
+        "PATH": f"{HERE / '.tools/bin'}:{os.environ['PATH']}",
+    }
+    with tempfile.TemporaryDirectory(prefix="keelson-bench-") as folder:
+        found = pairs([case.strip() for case in args.cases.split(",")], root, Path(folder))
+        for _ in range(args.warmup):  # not counted: builds dependencies, warms the file cache
+            for pair in found:
+                cpu_of(pair.ours, root, env)
+                cpu_of(pair.peer, root, env)
+        for _ in range(args.repeat):
+            for pair in found:
+                ours = cpu_of(pair.ours, root, env)
+                pair.objects = _rendered_objects(ours.stdout)
+                pair.ours_cpu.append(ours.cpu)
+                pair.peer_cpu.append(cpu_of(pair.peer, root, env).cpu)
+        print(f"median CPU seconds (user+sys, children) of {args.repeat} interleaved runs, root {root}")
+        print(f"{'case':<34} {'keelson':>8}  {'peer':<20} {'peer cpu':>8}  {'ratio':>6}")
+        for pair in found:
+            ours, peer = statistics.median(pair.ours_cpu), statistics.median(pair.peer_cpu)
+            print(f"{pair.label:<34} {ours:>8.2f}  {pair.peer_label:<20} {peer:>8.2f}  {pair.ratio:>5.2f}x")
+        for line in _scale_lines(found):
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
