@@ -570,7 +570,7 @@ def bench(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     cases: str = "",
     secrets: bool = False,
 ) -> None:
-    """Time the diff on synthetic renders (--ratios: each command against its floor; --secrets: the detector)."""
+    """Time the diff on synthetic renders (or --ratios, --secrets)."""
     with c.cd(str(PRJ.root)):
         if ratios:
             chosen = f" --cases {cases}" if cases else ""

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from keelson import gates as gating
 from keelson import configmodels, kubeschema, values, valuesschema
+from keelson import gates as gating
 from keelson import render as rendering
 from keelson import rules as alerting
 from keelson.errors import KeelsonError, ToolError

@@ -216,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
                 cpu_of(pair.peer, root, env)
         for _ in range(args.repeat):
             for pair in found:
-                ours = cpu_of(pair.ours, root, env)
-                pair.objects = _rendered_objects(ours.stdout)
-                pair.ours_cpu.append(ours.cpu)
+                run = cpu_of(pair.ours, root, env)
+                pair.objects = _rendered_objects(run.stdout)
+                pair.ours_cpu.append(run.cpu)
                 pair.peer_cpu.append(cpu_of(pair.peer, root, env).cpu)
         print(f"median CPU seconds (user+sys, children) of {args.repeat} interleaved runs, root {root}")
         print(f"{'case':<34} {'keelson':>8}  {'peer':<20} {'peer cpu':>8}  {'ratio':>6}")
