@@ -6,18 +6,13 @@ workload's labels lead straight to the few objects that could select it; the rul
 with the real selector check (``k8s.selects``), the index only narrows the candidates. Objects
 whose selector has no label pairs (empty, or only ``matchExpressions``) are candidates for every
 pod of their namespace.
-
-``embedded_config`` parses a config file held in a ConfigMap once, for every rule that reads it.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 if TYPE_CHECKING:
     from keelson.models import Object
@@ -66,25 +61,3 @@ class SelectorIndex:
         for pair in labels.items():
             positions += self._buckets.get((namespace, pair), ())
         return [self._objects[position] for position in sorted(set(positions))]
-
-
-_NOT_YAML = object()
-
-
-@lru_cache(maxsize=512)
-def _parsed(text: str) -> Any:
-    try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        try:  # LibYAML refuses a few documents PyYAML reads: decide as yaml.safe_load would
-            return yaml.safe_load(text)
-        except yaml.YAMLError:
-            return _NOT_YAML
-
-
-def embedded_config(text: str) -> Any:
-    """``yaml.safe_load(text)``, shared: the secrets rules (KEEL040, KEEL041) both walk every config
-    file, and each is parsed once a process. None when ``text`` is not YAML. Read-only: callers
-    share the result."""
-    parsed = _parsed(text)
-    return None if parsed is _NOT_YAML else parsed
