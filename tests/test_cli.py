@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 from support import REPO, copy_project, invoke, one_error_line, write
 
+from keelson.check import STAGES
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -126,7 +128,8 @@ def test_check_all_runs_every_env() -> None:
     done = invoke("check", "--all")
     assert done.returncode == 0, done.stdout + done.stderr
     envs = [line.split()[1] for line in done.stdout.splitlines()]
-    assert envs == ["dev"] * 6 + ["staging"] * 6 + ["prod"] * 6
+    stages = len(STAGES)  # values, schema, render, kube, configs, gates, rules
+    assert envs == ["dev"] * stages + ["staging"] * stages + ["prod"] * stages
 
 
 def test_schema_lists_every_problem_and_ends_with_one_error_line(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from keelson.models import Object
 
 AGENT = "keelson-alloy-agent"
+# Cluster-scoped objects carry the release namespace in their name (two releases never collide).
+AGENT_RBAC = f"keelson:{AGENT}"
 # RFC 1918, RFC 6598 (carrier-grade NAT, used by some clusters' pod networks) and RFC 3927
 # (link-local, where cloud metadata services answer at 169.254.169.254).
 NOT_OUTSIDE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]
@@ -51,7 +53,7 @@ def test_grafana_database_egress_goes_to_the_named_peers_only(
 
 def test_agent_rbac_narrows_to_the_listed_namespaces() -> None:
     objects = rendered_with("prod", "alloy: {agent: {logs: {namespaces: [keelson, apps]}}}").objects
-    role = find_object(objects, "ClusterRole", AGENT)
+    role = find_object(objects, "ClusterRole", AGENT_RBAC)
     assert role["rules"] == [
         {"apiGroups": [""], "resources": ["nodes", "nodes/metrics"], "verbs": ["get", "list", "watch"]}
     ]

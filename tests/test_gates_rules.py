@@ -220,7 +220,7 @@ def test_every_rule_has_a_spoil_case() -> None:
     from test_gates_doors import DOOR_CASES  # noqa: PLC0415 (it imports Case from here)
 
     covered = {case.rule for case in [*CASES, *DOOR_CASES]}
-    assert {item.id for item in gates.rules()} - {"KEEL000"} == covered
+    assert {item.id for item in gates.rules()} == covered  # KEEL000 too: a glob waiver of a door rule
 
 
 def test_secrets_never_echo_the_value() -> None:

@@ -79,7 +79,9 @@ def test_servers_share_the_pins_of_their_check_tools() -> None:
 def test_no_agpl_module_is_built() -> None:
     agpl = re.compile(r"github\.com/grafana/(loki|tempo|mimir|pyroscope|grafana)\b")
     for pin in real_pins():
-        assert not agpl.search(pin.text), f"{pin.name} builds an AGPL-3.0 module"
+        # refuse= names the AGPL modules a build must not link: the one place they may appear.
+        built = " ".join(word for word in pin.text.split() if not word.startswith("refuse="))
+        assert not agpl.search(built), f"{pin.name} builds an AGPL-3.0 module"
 
 
 def _key(pin: pins.Pin, shaping: dict[str, str] = GO_SHAPING) -> str:

@@ -403,6 +403,6 @@ def test_oci_push_to_a_registry_on_loopback(tmp_path: Path) -> None:
 
 
 def test_release_is_importable_as_an_api() -> None:
-    assert release.STAGES[0] == "preflight"
+    assert release.STAGES.index("preflight") < release.STAGES.index("check") < release.STAGES.index("write")
     with pytest.raises(KeelsonError, match="not an environment"):
         release.run("qa")

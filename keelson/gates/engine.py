@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from keelson.errors import KeelsonError
 from keelson.gates import k8s
-from keelson.gates.index import Pair, SelectorIndex, by_kind, match_labels
+from keelson.gates.index import SELECTOR_PAIRS, SelectorIndex, by_kind
 from keelson.gates.k8s import ObjectRef, Workload
 from keelson.models import Finding, KeyPath, Object
 from keelson.secretscan import quiet
@@ -168,19 +168,6 @@ def get_rule(rule_id: str) -> Rule:
     return CONFIG if rule_id == CONFIG_RULE else _RULES[rule_id]
 
 
-def _service_pairs(service: Object) -> list[Pair]:
-    selector = (service.get("spec") or {}).get("selector")
-    return [(str(k), str(v)) for k, v in selector.items()] if isinstance(selector, Mapping) else []
-
-
-# Where each selecting kind keeps the labels it requires of a pod.
-_SELECTOR_PAIRS: Mapping[str, Callable[[Object], list[Pair]]] = {
-    "Service": _service_pairs,
-    "PodDisruptionBudget": lambda pdb: match_labels((pdb.get("spec") or {}).get("selector")),
-    "NetworkPolicy": lambda policy: match_labels((policy.get("spec") or {}).get("podSelector")),
-}
-
-
 class Context:
     """What a rule sees: the environment, the rendered objects and the merged values, plus indexes."""
 
@@ -216,7 +203,7 @@ class Context:
         """The objects of ``kind`` in the workload's namespace whose selector may select its pods
         (Service, PodDisruptionBudget, NetworkPolicy); rules still check the selector itself."""
         if kind not in self._selectors:
-            pairs_of = _SELECTOR_PAIRS[kind]
+            pairs_of = SELECTOR_PAIRS[kind]
             self._selectors[kind] = SelectorIndex(self.of_kind(kind), pairs_of, self.namespace_of)
         return self._selectors[kind].candidates(workload.ref.namespace, workload.pod_labels)
 

@@ -61,3 +61,16 @@ class SelectorIndex:
         for pair in labels.items():
             positions += self._buckets.get((namespace, pair), ())
         return [self._objects[position] for position in sorted(set(positions))]
+
+
+def _service_pairs(service: Object) -> list[Pair]:
+    selector = (service.get("spec") or {}).get("selector")
+    return [(str(k), str(v)) for k, v in selector.items()] if isinstance(selector, Mapping) else []
+
+
+# Where each selecting kind keeps the labels it requires of a pod.
+SELECTOR_PAIRS: Mapping[str, Callable[[Object], list[Pair]]] = {
+    "Service": _service_pairs,
+    "PodDisruptionBudget": lambda pdb: match_labels((pdb.get("spec") or {}).get("selector")),
+    "NetworkPolicy": lambda policy: match_labels((policy.get("spec") or {}).get("podSelector")),
+}
