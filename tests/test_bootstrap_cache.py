@@ -56,9 +56,8 @@ def _install(root: Path, cache: Path, profile: str) -> str:
 
 
 def _hello(root: Path) -> str:
-    done = subprocess.run(
-        [str(root / ".tools" / "bin" / "hello")], capture_output=True, text=True, check=True
-    )
+    binary = root / ".tools" / "bin" / "hello"
+    done = subprocess.run([str(binary)], capture_output=True, text=True, check=True)
     return done.stdout.split()[0]
 
 
@@ -72,9 +71,8 @@ def test_builds_once_and_rebuilds_only_when_an_input_changes(tmp_path: Path) -> 
     (entry,) = (cache / "hello").glob("v2.3.0-*")
 
     pins_file = root / "scripts" / "pins.txt"
-    pins_file.write_text(
-        "# a comment changes nothing\n" + PINS.replace(" main=", "   main="), encoding="utf-8"
-    )
+    respaced = PINS.replace(" main=", "   main=")
+    pins_file.write_text("# a comment changes nothing\n" + respaced, encoding="utf-8")
     again = _install(root, cache, "test")
     assert "building" not in again
     assert os.path.samefile(root / ".tools" / "bin" / "hello", entry / "bin" / "hello")
