@@ -1,7 +1,7 @@
 """Failures of Keelson, one class per stage.
 
 Every error carries exactly one line that names where the problem is (file, key path or object),
-what was wrong and what is allowed. ``tasks.py`` prints that line as ``error: <line>`` and exits
+what was wrong and what is allowed. ``tasks`` prints that line as ``error: <line>`` and exits
 with status 1, so a user mistake never shows a traceback.
 """
 

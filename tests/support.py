@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_PROJECT = Path(__file__).resolve().parent / "fixtures" / "project"
-PROJECT_FILES = ("charts", "values", "schemas", "tasks.py", "ct.yaml", "ct", ".yamllint.yaml")
+PROJECT_FILES = ("charts", "values", "schemas", "tasks", "ct.yaml", "ct", ".yamllint.yaml")
 
 
 def find_object(objects: list[Object], kind: str, name: str) -> Object:

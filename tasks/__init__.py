@@ -1,0 +1,29 @@
+"""Keelson's tasks: argument parsing and printing only; the work is in the keelson package.
+
+Invoke collects every task imported here; each module holds one family of them:
+``checking`` (lint, template, schema, check, gates, rules, test, bench), ``releasing`` (diff,
+package, publish, release, rollback, preflight) and ``cluster`` (cluster-up, cluster-down).
+"""
+
+from tasks.checking import bench, check_, gates_, lint, rules_, schema, template, test
+from tasks.cluster import cluster_down, cluster_up
+from tasks.releasing import diff, package_, preflight, publish_, release, rollback
+
+__all__ = [
+    "bench",
+    "check_",
+    "cluster_down",
+    "cluster_up",
+    "diff",
+    "gates_",
+    "lint",
+    "package_",
+    "preflight",
+    "publish_",
+    "release",
+    "rollback",
+    "rules_",
+    "schema",
+    "template",
+    "test",
+]
