@@ -36,10 +36,18 @@ def _names(selection: list[pins.Pin], kinds: set[str]) -> set[str]:
 
 
 def test_main_profile_is_what_the_release_runs() -> None:
-    """`invoke release` calls helm, ct, kubeconform, amtool and promtool (grep `tool(` in keelson/);
-    the main profile builds those and no server, scanner or control-plane program."""
+    """`invoke release` calls helm, ct, kubeconform, amtool and promtool (grep `tool(` in keelson/),
+    and kubectl when it deploys, rolls back or checks a cluster's prerequisites; the main profile
+    builds those and no server, scanner or control-plane program."""
     main = pins.selected(real_pins(), "main")
-    assert _names(main, {"go", "gosrc", "venv"}) == {"helm", "ct", "kubeconform", "amtool", "promtool"}
+    assert _names(main, {"go", "gosrc", "venv"}) == {
+        "helm",
+        "ct",
+        "kubeconform",
+        "amtool",
+        "promtool",
+        "kubectl",
+    }
     assert _names(main, {"pypi"}) >= {"pyhelm3", "yamllint", "yamale", "kubernetes-validate"}
     assert not _names(main, {"pypi"}) & {"pytest", "mypy", "ruff"}
 
@@ -49,7 +57,7 @@ def test_test_profile_adds_what_the_tests_run() -> None:
     test_only = _names(pins.selected(every, "test"), {"go", "gosrc", "venv"}) - _names(
         pins.selected(every, "main"), {"go", "gosrc", "venv"}
     )
-    control_plane = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"}
+    control_plane = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
     servers = {"prometheus", "alertmanager", "registry"}
     scanners = {"checkov", "kube-score", "kube-linter"}
     assert test_only >= control_plane | servers | scanners | {"helm3"}
@@ -57,16 +65,20 @@ def test_test_profile_adds_what_the_tests_run() -> None:
 
 def test_control_plane_is_stamped_with_its_version() -> None:
     """Without the stamps the API server reports v0.0.0 and a chart's kubeVersion refuses it."""
-    (kubernetes,) = [pin for pin in real_pins() if "kube-apiserver" in pin.names]
-    assert kubernetes.names == ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
-    assert kubernetes.spec == "k8s.io/kubernetes@v1.35.4"
-    assert kubernetes.option("stagingrequire") == "v0.35.4"
-    flags = kubernetes.all("ldflag")
-    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
-        assert f"-X={package}.gitVersion=v1.35.4" in flags
-        assert f"-X={package}.gitMajor=1" in flags
-        assert f"-X={package}.gitMinor=35" in flags
-        assert f"-X={package}.gitTreeState=clean" in flags
+    (servers,) = [pin for pin in real_pins() if "kube-apiserver" in pin.names]
+    (kubectl,) = [pin for pin in real_pins() if "kubectl" in pin.names]
+    assert servers.names == ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+    for kubernetes in (servers, kubectl):
+        assert kubernetes.spec == "k8s.io/kubernetes@v1.35.4"
+        assert kubernetes.option("stagingrequire") == "v0.35.4"
+        flags = kubernetes.all("ldflag")
+        for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+            assert f"-X={package}.gitVersion=v1.35.4" in flags
+            assert f"-X={package}.gitMajor=1" in flags
+            assert f"-X={package}.gitMinor=35" in flags
+            assert f"-X={package}.gitTreeState=clean" in flags
+    # One module copy, one set of flags: kubectl and the servers are the same build.
+    assert kubectl.options == servers.options
 
 
 def test_servers_share_the_pins_of_their_check_tools() -> None:
