@@ -113,21 +113,6 @@ NetworkPolicy would block them anyway).
 {{- end -}}
 
 {{/* NetworkPolicy rules shared by both workloads (indented for an ingress/egress list). */}}
-{{/* Egress to the cluster DNS. */}}
-{{- define "alloy.networkPolicy.dns" }}
-    - to:
-        - namespaceSelector:
-            matchLabels:
-              kubernetes.io/metadata.name: kube-system
-          podSelector:
-            matchLabels:
-              k8s-app: kube-dns
-      ports:
-        - port: 53
-          protocol: UDP
-        - port: 53
-          protocol: TCP
-{{- end }}
 {{/* Egress to one backend of the release. Usage: (dict "context" $ "name" "loki" "port" 3100) */}}
 {{- define "alloy.networkPolicy.backend" }}
     - to:

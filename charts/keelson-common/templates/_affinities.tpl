@@ -41,3 +41,29 @@ topologySpreadConstraints:
         {{- include "common.labels.matchLabels" (dict "context" .context "component" .component) | nindent 8 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+Where a workload's pods may run, from the values every chart spells the same way:
+podAntiAffinityPreset (common.affinities.pods), topologySpread (common.affinities.topologySpread),
+nodeSelector and tolerations. Renders the pod spec keys that are set (affinity,
+topologySpreadConstraints, nodeSelector, tolerations), nothing for the ones that are not.
+Usage: {{- include "common.affinities.scheduling" (dict "context" $ "values" .Values "component" "") | nindent 6 }}
+*/}}
+{{- define "common.affinities.scheduling" -}}
+{{- $v := .values -}}
+{{- with include "common.affinities.pods" (dict "type" $v.podAntiAffinityPreset "component" .component "context" .context) }}
+affinity:
+  {{- . | nindent 2 }}
+{{- end }}
+{{- with include "common.affinities.topologySpread" (dict "spread" $v.topologySpread "component" .component "context" .context) }}
+{{ . }}
+{{- end }}
+{{- with $v.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

@@ -23,3 +23,17 @@ spec:
       {{- include "common.labels.matchLabels" (dict "context" .context "component" .component) | nindent 6 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+Whether a workload gets a PodDisruptionBudget: "true" or "false". enabled true or false decides;
+null (or absent) means "when it runs more than one replica", where a budget keeps a drain from
+taking a ring or quorum below what it needs.
+Usage: {{- if eq (include "common.pdb.enabled" (dict "enabled" .Values.pdb.enabled "replicas" .Values.replicas)) "true" }}
+*/}}
+{{- define "common.pdb.enabled" -}}
+{{- if kindIs "bool" .enabled -}}
+{{- .enabled -}}
+{{- else -}}
+{{- gt (int .replicas) 1 -}}
+{{- end -}}
+{{- end -}}

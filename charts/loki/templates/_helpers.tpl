@@ -1,72 +1,15 @@
-{{/* The headless Service that the memberlist ring joins through: <fullname>-headless. */}}
-{{- define "loki.headlessName" -}}
-{{- include "common.names.component" (dict "context" . "component" "headless") -}}
-{{- end -}}
-
-{{/* The memberlist cluster label, <release>-<chart>: rings of different backends never cross-join. */}}
-{{- define "loki.clusterLabel" -}}
-{{- printf "%s-%s" .Release.Name (include "common.names.name" .) | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
-{{/* The one memberlist join address: every replica behind the headless Service, port included. */}}
-{{- define "loki.joinMember" -}}
-{{- printf "dns+%s.%s.svc.%s:7946" (include "loki.headlessName" .) (include "common.names.namespace" .) .Values.clusterDomain -}}
-{{- end -}}
-
-{{/* Whether the pod disruption budget renders: pdb.enabled, or more than one replica when it is null. */}}
-{{- define "loki.pdbEnabled" -}}
-{{- if kindIs "bool" .Values.pdb.enabled -}}
-{{- .Values.pdb.enabled -}}
-{{- else -}}
-{{- gt (int .Values.replicas) 1 -}}
-{{- end -}}
-{{- end -}}
-
 {{/*
-The effective object storage as YAML (read it with fromYaml): each key is the chart's own
-storage.* when set (non-empty; a boolean for insecure and forcePathStyle), else global.storage.*,
-else the default (filesystem, HTTPS, virtual-hosted addressing, the Secret keys AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY). The bucket is always the chart's own. Every template reads this, never
-.Values.storage directly.
-*/}}
-{{- define "loki.storage" -}}
-{{- $own := .Values.storage | default dict -}}
-{{- $ownS3 := $own.s3 | default dict -}}
-{{- $global := (.Values.global | default dict).storage | default dict -}}
-{{- $globalS3 := $global.s3 | default dict -}}
-{{- $s3 := dict
-      "endpoint" (coalesce $ownS3.endpoint $globalS3.endpoint | default "")
-      "region" (coalesce $ownS3.region $globalS3.region | default "")
-      "bucket" ($ownS3.bucket | default "")
-      "existingSecret" (coalesce $ownS3.existingSecret $globalS3.existingSecret | default "")
-      "accessKeyIdKey" (coalesce $ownS3.accessKeyIdKey "AWS_ACCESS_KEY_ID")
-      "secretAccessKeyKey" (coalesce $ownS3.secretAccessKeyKey "AWS_SECRET_ACCESS_KEY") -}}
-{{- range $key := list "insecure" "forcePathStyle" -}}
-{{- $value := false -}}
-{{- if kindIs "bool" (get $ownS3 $key) -}}
-{{- $value = get $ownS3 $key -}}
-{{- else if kindIs "bool" (get $globalS3 $key) -}}
-{{- $value = get $globalS3 $key -}}
-{{- end -}}
-{{- $_ := set $s3 $key $value -}}
-{{- end -}}
-{{- toYaml (dict "backend" (coalesce $own.backend $global.backend "filesystem") "s3" $s3) -}}
-{{- end -}}
-
-{{/*
-Rules the schema cannot state (they compare two values or do arithmetic); each fails with the key
-to change. Called from the config, so every render checks them.
+Rules the schema cannot state (they compare two values or do arithmetic): one message per broken
+rule, each naming the key to change. The StatefulSet fails with all of them (common.validate).
 */}}
 {{- define "loki.validate" -}}
-{{- if gt (int .Values.replicationFactor) (int .Values.replicas) -}}
-{{- fail (printf "loki.replicationFactor: %d is above loki.replicas (%d); every write needs that many replicas" (int .Values.replicationFactor) (int .Values.replicas)) -}}
-{{- end -}}
-{{- $retention := toString .Values.retention -}}
-{{- if hasSuffix "h" $retention -}}
-{{- if mod (int (trimSuffix "h" $retention)) 24 -}}
-{{- fail (printf "loki.retention: %s is not a multiple of 24h (the index period); use whole days such as 168h or 7d" $retention) -}}
-{{- end -}}
-{{- end -}}
+{{- if gt (int .Values.replicationFactor) (int .Values.replicas) }}
+{{ printf "loki.replicationFactor: %d is above loki.replicas (%d); every write needs that many replicas" (int .Values.replicationFactor) (int .Values.replicas) }}
+{{- end }}
+{{- $retention := toString .Values.retention }}
+{{- if and (hasSuffix "h" $retention) (mod (int (trimSuffix "h" $retention)) 24) }}
+{{ printf "loki.retention: %s is not a multiple of 24h (the index period); use whole days such as 168h or 7d" $retention }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -75,8 +18,7 @@ The Loki configuration (loki.yaml) as a YAML document, built from values. Ports 
 S3 credentials are never here: the config names the environment variables that carry them.
 */}}
 {{- define "loki.config" -}}
-{{- include "loki.validate" . -}}
-{{- $effective := fromYaml (include "loki.storage" .) -}}
+{{- $effective := fromYaml (include "common.storage" (dict "context" . "bucket" .Values.storage.s3.bucket)) -}}
 {{- $isS3 := eq $effective.backend "s3" -}}
 {{- $objectStore := ternary "s3" "filesystem" $isS3 -}}
 {{- $storage := dict -}}
@@ -105,11 +47,7 @@ S3 credentials are never here: the config names the environment variables that c
         "replication_factor" (int .Values.replicationFactor)
         "ring" (dict "kvstore" (dict "store" "memberlist"))
         "storage" $storage)
-      "memberlist" (dict
-        "cluster_label" (include "loki.clusterLabel" .)
-        "join_members" (list (include "loki.joinMember" .))
-        "bind_port" 7946
-        "abort_if_cluster_join_fails" false)
+      "memberlist" (fromYaml (include "common.memberlist.config" (dict "context" . "extra" (dict "abort_if_cluster_join_fails" false))))
       "schema_config" (dict "configs" (list (dict
         "from" (toString .Values.schemaConfig.from)
         "store" "tsdb"

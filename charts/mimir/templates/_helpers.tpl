@@ -8,15 +8,6 @@
 {{- include "common.names.component" (dict "context" .context "component" .suffix) -}}
 {{- end -}}
 
-{{- define "mimir.headlessName" -}}
-{{- include "mimir.name" (dict "context" . "suffix" "headless") -}}
-{{- end -}}
-
-{{/* The memberlist cluster label: <release>-<chart>, so rings of different backends never cross-join. */}}
-{{- define "mimir.clusterLabel" -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name -}}
-{{- end -}}
-
 {{/* Fully qualified name of a Service of this release. Usage: include "mimir.serviceFqdn" (dict "context" $ "name" $name) */}}
 {{- define "mimir.serviceFqdn" -}}
 {{- printf "%s.%s.svc.%s" .name (include "common.names.namespace" .context) .context.Values.clusterDomain -}}
@@ -31,41 +22,19 @@
 {{- end -}}
 
 {{/*
-The effective object storage as YAML (read it with fromYaml): each key is the chart's own
-storage.* when set (non-empty; a boolean for insecure and forcePathStyle), else global.storage.*,
-else the default (filesystem, HTTPS, virtual-hosted addressing, the Secret keys AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY). The buckets are always the chart's own: s3.buckets.<store> is the store's
-own bucket, else s3.bucket. The endpoint is not rendered with tpl yet. Every template reads this,
-never .Values.storage.backend or .Values.storage.s3 directly.
+The effective object storage as YAML (read it with fromYaml): common.storage with Mimir's bucket,
+plus s3.buckets.<store> for each store (blocks, alertmanager, ruler): the store's own bucket, else
+s3.bucket. The endpoint is not rendered with tpl yet. Every template reads this, never
+.Values.storage.backend or .Values.storage.s3 directly.
 */}}
 {{- define "mimir.storage" -}}
-{{- $own := .Values.storage | default dict -}}
-{{- $ownS3 := $own.s3 | default dict -}}
-{{- $global := (.Values.global | default dict).storage | default dict -}}
-{{- $globalS3 := $global.s3 | default dict -}}
-{{- $bucket := $ownS3.bucket | default "" -}}
+{{- $storage := fromYaml (include "common.storage" (dict "context" . "bucket" .Values.storage.s3.bucket)) -}}
 {{- $buckets := dict -}}
 {{- range $store := list "blocks" "alertmanager" "ruler" -}}
-{{- $_ := set $buckets $store (coalesce (get ($ownS3.buckets | default dict) $store) $bucket | default "") -}}
+{{- $_ := set $buckets $store (coalesce (get ($.Values.storage.s3.buckets | default dict) $store) $storage.s3.bucket | default "") -}}
 {{- end -}}
-{{- $s3 := dict
-      "endpoint" (coalesce $ownS3.endpoint $globalS3.endpoint | default "")
-      "region" (coalesce $ownS3.region $globalS3.region | default "")
-      "bucket" $bucket
-      "buckets" $buckets
-      "existingSecret" (coalesce $ownS3.existingSecret $globalS3.existingSecret | default "")
-      "accessKeyIdKey" (coalesce $ownS3.accessKeyIdKey "AWS_ACCESS_KEY_ID")
-      "secretAccessKeyKey" (coalesce $ownS3.secretAccessKeyKey "AWS_SECRET_ACCESS_KEY") -}}
-{{- range $key := list "insecure" "forcePathStyle" -}}
-{{- $value := false -}}
-{{- if kindIs "bool" (get $ownS3 $key) -}}
-{{- $value = get $ownS3 $key -}}
-{{- else if kindIs "bool" (get $globalS3 $key) -}}
-{{- $value = get $globalS3 $key -}}
-{{- end -}}
-{{- $_ := set $s3 $key $value -}}
-{{- end -}}
-{{- toYaml (dict "backend" (coalesce $own.backend $global.backend "filesystem") "s3" $s3) -}}
+{{- $_ := set $storage.s3 "buckets" $buckets -}}
+{{- toYaml $storage -}}
 {{- end -}}
 
 {{/* The bucket of one store (blocks, alertmanager, ruler): its own, else the shared one; "" on filesystem. */}}
@@ -168,33 +137,34 @@ listed in alertmanager.secretMounts is left out; a receiver left with no integra
 {{- end -}}
 
 {{/*
-Rules that span values and cannot be said in the schema. Each failure names the keys to change.
+Rules that span values and cannot be said in the schema: one message per broken rule, each naming
+the keys to change. The StatefulSet fails with all of them (common.validate).
 */}}
 {{- define "mimir.validate" -}}
 {{- $v := .Values -}}
-{{- if gt (int $v.replicationFactor) (int $v.replicas) -}}
-{{- fail (printf "mimir: replicationFactor (%d) is larger than replicas (%d); a ring cannot keep more copies than it has pods" (int $v.replicationFactor) (int $v.replicas)) -}}
-{{- end -}}
+{{- if gt (int $v.replicationFactor) (int $v.replicas) }}
+{{ printf "mimir: replicationFactor (%d) is larger than replicas (%d); a ring cannot keep more copies than it has pods" (int $v.replicationFactor) (int $v.replicas) }}
+{{- end }}
 {{- $mountNames := list -}}
-{{- range $v.alertmanager.secretMounts -}}
-{{- if has .name $mountNames -}}
-{{- fail (printf "mimir: alertmanager.secretMounts names %q twice; each mount needs its own name (its folder under /etc/mimir/secrets)" .name) -}}
-{{- end -}}
+{{- range $v.alertmanager.secretMounts }}
+{{- if has .name $mountNames }}
+{{ printf "mimir: alertmanager.secretMounts names %q twice; each mount needs its own name (its folder under /etc/mimir/secrets)" .name }}
+{{- end }}
 {{- $mountNames = append $mountNames .name -}}
-{{- end -}}
+{{- end }}
 {{- $stores := list "blocks" "alertmanager" -}}
 {{- if eq $v.ruler.storage "objectStorage" -}}
 {{- $stores = append $stores "ruler" -}}
-{{- if or $v.ruler.rules $v.ruler.ruleConfigMaps -}}
-{{- fail "mimir: ruler.rules and ruler.ruleConfigMaps are read from local files; with ruler.storage: objectStorage load rules through the ruler API instead (or set ruler.storage: local)" -}}
-{{- end -}}
+{{- if or $v.ruler.rules $v.ruler.ruleConfigMaps }}
+mimir: ruler.rules and ruler.ruleConfigMaps are read from local files; with ruler.storage: objectStorage load rules through the ruler API instead (or set ruler.storage: local)
+{{- end }}
 {{- end -}}
 {{- $seen := dict -}}
 {{- range $store := $stores -}}
 {{- $where := printf "%s|%s" (include "mimir.bucketOf" (dict "context" $ "store" $store)) (get $v.storage.prefixes $store) -}}
-{{- with get $seen $where -}}
-{{- fail (printf "mimir: the %s and %s stores share one bucket and prefix; give each its own storage.prefixes.<store> or storage.s3.buckets.<store>" . $store) -}}
-{{- end -}}
+{{- with get $seen $where }}
+{{ printf "mimir: the %s and %s stores share one bucket and prefix; give each its own storage.prefixes.<store> or storage.s3.buckets.<store>" . $store }}
+{{- end }}
 {{- $_ := set $seen $where $store -}}
 {{- end -}}
 {{- end -}}
@@ -259,10 +229,7 @@ The Mimir configuration file, built as a map and rendered with toYaml. Every wri
           "ingestion_rate" $v.limits.ingestionRate
           "ingestion_burst_size" (int $v.limits.ingestionBurstSize)
           "max_label_names_per_series" (int $v.limits.maxLabelNamesPerSeries))
-      "memberlist" (dict
-          "join_members" (list (printf "dns+%s:7946" (include "mimir.serviceFqdn" (dict "context" . "name" (include "mimir.headlessName" .)))))
-          "cluster_label" (include "mimir.clusterLabel" .)
-          "bind_port" 7946)
+      "memberlist" (fromYaml (include "common.memberlist.config" (dict "context" .)))
       "ruler" (dict "rule_path" "/data/ruler" "alertmanager_url" (tpl $v.ruler.alertmanagerUrl .))
       "ruler_storage" $rulerStorage
       "alertmanager" (dict

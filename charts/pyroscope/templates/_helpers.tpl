@@ -8,59 +8,15 @@
 {{- include "common.names.component" (dict "context" .context "component" .suffix) -}}
 {{- end -}}
 
-{{- define "pyroscope.headlessName" -}}
-{{- include "pyroscope.name" (dict "context" . "suffix" "headless") -}}
-{{- end -}}
-
-{{/* The memberlist cluster label: <release>-<chart>, so rings of different backends never cross-join. */}}
-{{- define "pyroscope.clusterLabel" -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name -}}
-{{- end -}}
-
-{{/* FQDN of the headless Service, without the final dot. */}}
-{{- define "pyroscope.headlessFqdn" -}}
-{{- printf "%s.%s.svc.%s" (include "pyroscope.headlessName" .) (include "common.names.namespace" .) .Values.clusterDomain -}}
-{{- end -}}
-
 {{/*
-The effective object storage as YAML (read it with fromYaml): each key is the chart's own
-storage.* when set (non-empty; a boolean for insecure and forcePathStyle), else global.storage.*,
-else the default (filesystem, HTTPS, virtual-hosted addressing, the Secret keys AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY). The bucket and the prefix are always the chart's own. The endpoint is not
-rendered with tpl yet. Every template reads this, never .Values.storage directly.
-*/}}
-{{- define "pyroscope.storage" -}}
-{{- $own := .Values.storage | default dict -}}
-{{- $ownS3 := $own.s3 | default dict -}}
-{{- $global := (.Values.global | default dict).storage | default dict -}}
-{{- $globalS3 := $global.s3 | default dict -}}
-{{- $s3 := dict
-      "endpoint" (coalesce $ownS3.endpoint $globalS3.endpoint | default "")
-      "region" (coalesce $ownS3.region $globalS3.region | default "")
-      "bucket" ($ownS3.bucket | default "")
-      "existingSecret" (coalesce $ownS3.existingSecret $globalS3.existingSecret | default "")
-      "accessKeyIdKey" (coalesce $ownS3.accessKeyIdKey "AWS_ACCESS_KEY_ID")
-      "secretAccessKeyKey" (coalesce $ownS3.secretAccessKeyKey "AWS_SECRET_ACCESS_KEY") -}}
-{{- range $key := list "insecure" "forcePathStyle" -}}
-{{- $value := false -}}
-{{- if kindIs "bool" (get $ownS3 $key) -}}
-{{- $value = get $ownS3 $key -}}
-{{- else if kindIs "bool" (get $globalS3 $key) -}}
-{{- $value = get $globalS3 $key -}}
-{{- end -}}
-{{- $_ := set $s3 $key $value -}}
-{{- end -}}
-{{- toYaml (dict "backend" (coalesce $own.backend $global.backend "filesystem") "prefix" ($own.prefix | default "") "s3" $s3) -}}
-{{- end -}}
-
-{{/*
-Rules that span values and cannot be said in the schema. Each failure names the keys to change.
+Rules that span values and cannot be said in the schema: one message per broken rule, each naming
+the keys to change. The StatefulSet fails with all of them (common.validate).
 */}}
 {{- define "pyroscope.validate" -}}
 {{- $replicas := int .Values.replicas -}}
-{{- if eq (mod $replicas 2) 0 -}}
-{{- fail (printf "pyroscope: replicas is %d; every pod is a voter of the metastore's Raft group, which needs an odd number (1, 3, 5)" $replicas) -}}
-{{- end -}}
+{{- if eq (mod $replicas 2) 0 }}
+{{ printf "pyroscope: replicas is %d; every pod is a voter of the metastore's Raft group, which needs an odd number (1, 3, 5)" $replicas }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -74,8 +30,8 @@ server id is written the same way so that it matches its own entry.
 */}}
 {{- define "pyroscope.config" -}}
 {{- $v := .Values -}}
-{{- $headless := include "pyroscope.headlessFqdn" . -}}
-{{- $effective := fromYaml (include "pyroscope.storage" .) -}}
+{{- $headless := include "common.memberlist.headlessFqdn" (dict "context" .) -}}
+{{- $effective := fromYaml (include "common.storage" (dict "context" . "bucket" .Values.storage.s3.bucket "prefix" .Values.storage.prefix)) -}}
 {{- $storage := dict "backend" $effective.backend -}}
 {{- with $effective.prefix -}}
 {{- $_ := set $storage "storage_prefix" . -}}
@@ -103,10 +59,7 @@ server id is written the same way so that it matches its own entry.
       "self_profiling" (dict "disable_push" true)
       "server" (dict "http_listen_port" 4040 "grpc_listen_port" 9095 "log_level" $v.logLevel)
       "storage" $storage
-      "memberlist" (dict
-          "join_members" (list (printf "dns+%s:7946" $headless))
-          "cluster_label" (include "pyroscope.clusterLabel" .)
-          "bind_port" 7946)
+      "memberlist" (fromYaml (include "common.memberlist.config" (dict "context" .)))
       "metastore" (dict
           "address" (printf "dnssrvnoa+_grpc._tcp.%s.:9095" $headless)
           "data_dir" "/data/metastore/data"

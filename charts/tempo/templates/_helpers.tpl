@@ -1,68 +1,16 @@
-{{/* The headless Service that the memberlist ring joins through: <fullname>-headless. */}}
-{{- define "tempo.headlessName" -}}
-{{- include "common.names.component" (dict "context" . "component" "headless") -}}
-{{- end -}}
-
-{{/* The memberlist cluster label, <release>-<chart>: rings of different backends never cross-join. */}}
-{{- define "tempo.clusterLabel" -}}
-{{- printf "%s-%s" .Release.Name (include "common.names.name" .) | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
-{{/* The one memberlist join address: every replica behind the headless Service, port included. */}}
-{{- define "tempo.joinMember" -}}
-{{- printf "dns+%s.%s.svc.%s:7946" (include "tempo.headlessName" .) (include "common.names.namespace" .) .Values.clusterDomain -}}
-{{- end -}}
-
-{{/* Whether the pod disruption budget renders: pdb.enabled, or more than one replica when it is null. */}}
-{{- define "tempo.pdbEnabled" -}}
-{{- if kindIs "bool" .Values.pdb.enabled -}}
-{{- .Values.pdb.enabled -}}
-{{- else -}}
-{{- gt (int .Values.replicas) 1 -}}
-{{- end -}}
-{{- end -}}
-
 {{/* Whether the metrics generator runs with at least one processor. */}}
 {{- define "tempo.generatorEnabled" -}}
 {{- and .Values.metricsGenerator.enabled (gt (len .Values.metricsGenerator.processors) 0) -}}
 {{- end -}}
 
 {{/*
-The effective object storage as YAML (read it with fromYaml): each key is the chart's own
-storage.* when set (non-empty; a boolean for insecure and forcePathStyle), else global.storage.*,
-else the default (filesystem, HTTPS, virtual-hosted addressing, the Secret keys AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY). The bucket is always the chart's own. Every template reads this, never
-.Values.storage directly.
+Rules the schema cannot state (they compare two values): one message per broken rule, each naming
+the key to change. The StatefulSet fails with all of them (common.validate).
 */}}
-{{- define "tempo.storage" -}}
-{{- $own := .Values.storage | default dict -}}
-{{- $ownS3 := $own.s3 | default dict -}}
-{{- $global := (.Values.global | default dict).storage | default dict -}}
-{{- $globalS3 := $global.s3 | default dict -}}
-{{- $s3 := dict
-      "endpoint" (coalesce $ownS3.endpoint $globalS3.endpoint | default "")
-      "region" (coalesce $ownS3.region $globalS3.region | default "")
-      "bucket" ($ownS3.bucket | default "")
-      "existingSecret" (coalesce $ownS3.existingSecret $globalS3.existingSecret | default "")
-      "accessKeyIdKey" (coalesce $ownS3.accessKeyIdKey "AWS_ACCESS_KEY_ID")
-      "secretAccessKeyKey" (coalesce $ownS3.secretAccessKeyKey "AWS_SECRET_ACCESS_KEY") -}}
-{{- range $key := list "insecure" "forcePathStyle" -}}
-{{- $value := false -}}
-{{- if kindIs "bool" (get $ownS3 $key) -}}
-{{- $value = get $ownS3 $key -}}
-{{- else if kindIs "bool" (get $globalS3 $key) -}}
-{{- $value = get $globalS3 $key -}}
-{{- end -}}
-{{- $_ := set $s3 $key $value -}}
-{{- end -}}
-{{- toYaml (dict "backend" (coalesce $own.backend $global.backend "filesystem") "s3" $s3) -}}
-{{- end -}}
-
-{{/* Rules the schema cannot state (they compare two values); each fails with the key to change. */}}
 {{- define "tempo.validate" -}}
-{{- if gt (int .Values.replicationFactor) (int .Values.replicas) -}}
-{{- fail (printf "tempo.replicationFactor: %d is above tempo.replicas (%d); every span needs that many ingesters" (int .Values.replicationFactor) (int .Values.replicas)) -}}
-{{- end -}}
+{{- if gt (int .Values.replicationFactor) (int .Values.replicas) }}
+{{ printf "tempo.replicationFactor: %d is above tempo.replicas (%d); every span needs that many ingesters" (int .Values.replicationFactor) (int .Values.replicas) }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -71,8 +19,7 @@ The Tempo 2.x configuration (tempo.yaml) as a YAML document, built from values. 
 volume. S3 credentials are never here: the config names the environment variables that carry them.
 */}}
 {{- define "tempo.config" -}}
-{{- include "tempo.validate" . -}}
-{{- $effective := fromYaml (include "tempo.storage" .) -}}
+{{- $effective := fromYaml (include "common.storage" (dict "context" . "bucket" .Values.storage.s3.bucket)) -}}
 {{- $isS3 := eq $effective.backend "s3" -}}
 {{- $trace := dict "wal" (dict "path" "/var/tempo/wal") -}}
 {{- if $isS3 -}}
@@ -108,11 +55,7 @@ volume. S3 credentials are never here: the config names the environment variable
       "compactor" (dict
         "ring" (dict "kvstore" (dict "store" "memberlist"))
         "compaction" (dict "block_retention" (toString .Values.retention)))
-      "memberlist" (dict
-        "cluster_label" (include "tempo.clusterLabel" .)
-        "join_members" (list (include "tempo.joinMember" .))
-        "bind_port" 7946
-        "abort_if_cluster_join_fails" false)
+      "memberlist" (fromYaml (include "common.memberlist.config" (dict "context" . "extra" (dict "abort_if_cluster_join_fails" false))))
       "storage" (dict "trace" $trace)
       "usage_report" (dict "reporting_enabled" .Values.reportingEnabled) -}}
 {{- if eq (include "tempo.generatorEnabled" .) "true" -}}
