@@ -98,13 +98,21 @@ Usage: {{- include "common.networkPolicy.chartEgress" (dict "context" $ "name" "
 
 {{/*
 The NetworkPolicy of the chart's pods (of one "component" when given): everything not listed is
-denied, in and out. "ingress" and "egress" are lists of rendered rules (the blocks above; an empty
-string is skipped); networkPolicy.extraIngress and networkPolicy.extraEgress of the values go last.
-Renders nothing unless networkPolicy.enabled.
-Usage: {{ include "common.networkPolicy" (dict "context" $ "networkPolicy" .Values.networkPolicy "ingress" (list $rule ...) "egress" (list (include "common.networkPolicy.dnsEgress" $) ...)) }}
+denied, in and out. Egress to the cluster DNS is always allowed. "peerPorts" (the ports of a ring:
+memberlist, gRPC, Raft) allows the chart's own pods to reach each other on them, in and out.
+"ingress" and "egress" are lists of rendered rules (the blocks above; an empty string is skipped);
+networkPolicy.extraIngress and networkPolicy.extraEgress of the values go last. Renders nothing
+unless networkPolicy.enabled.
+Usage: {{ include "common.networkPolicy" (dict "context" $ "networkPolicy" .Values.networkPolicy "peerPorts" (list 7946 9095) "ingress" (list $clients) "egress" (list $objectStore)) }}
 */}}
 {{- define "common.networkPolicy" -}}
 {{- if .networkPolicy.enabled -}}
+{{- $ingress := .ingress | default list -}}
+{{- $egress := list (include "common.networkPolicy.dnsEgress" .context) -}}
+{{- with .peerPorts -}}
+{{- $ingress = append $ingress (include "common.networkPolicy.peers" (dict "context" $.context "direction" "from" "ports" .)) -}}
+{{- $egress = append $egress (include "common.networkPolicy.peers" (dict "context" $.context "direction" "to" "ports" .)) -}}
+{{- end -}}
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
@@ -115,14 +123,14 @@ spec:
       {{- include "common.labels.matchLabels" (dict "context" .context "component" .component) | nindent 6 }}
   policyTypes: [Ingress, Egress]
   ingress:
-    {{- range compact .ingress }}
+    {{- range compact $ingress }}
     {{- . | nindent 4 }}
     {{- end }}
     {{- with .networkPolicy.extraIngress }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
   egress:
-    {{- range compact .egress }}
+    {{- range compact (concat $egress (.egress | default list)) }}
     {{- . | nindent 4 }}
     {{- end }}
     {{- with .networkPolicy.extraEgress }}

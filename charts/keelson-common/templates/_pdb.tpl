@@ -1,14 +1,21 @@
 {{/*
-A PodDisruptionBudget for one workload. pdb = {enabled, minAvailable | maxUnavailable}.
-Exactly one of minAvailable and maxUnavailable is rendered; maxUnavailable wins when both are set.
+A PodDisruptionBudget for one workload (<fullname> unless "name" is given). pdb = {enabled,
+minAvailable | maxUnavailable}. Exactly one of minAvailable and maxUnavailable is rendered;
+maxUnavailable wins when both are set. With "replicas", enablement is common.pdb.enabled (a null
+pdb.enabled means "with more than one replica"); without, pdb.enabled alone decides.
 Usage: include "common.pdb" (dict "context" $ "name" $name "component" "backend" "pdb" .pdb)
+       include "common.pdb" (dict "context" $ "pdb" .Values.pdb "replicas" .Values.replicas)
 */}}
 {{- define "common.pdb" -}}
-{{- if and .pdb .pdb.enabled }}
+{{- $enabled := and .pdb .pdb.enabled -}}
+{{- if and .pdb (hasKey . "replicas") -}}
+{{- $enabled = eq (include "common.pdb.enabled" (dict "enabled" .pdb.enabled "replicas" .replicas)) "true" -}}
+{{- end -}}
+{{- if $enabled }}
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
-  {{- include "common.metadata" (dict "context" .context "name" .name "component" .component) | nindent 2 }}
+  {{- include "common.metadata" (dict "context" .context "name" (.name | default (include "common.names.fullname" .context)) "component" .component) | nindent 2 }}
 spec:
   {{- if not (kindIs "invalid" .pdb.maxUnavailable) }}
   maxUnavailable: {{ .pdb.maxUnavailable }}
@@ -29,6 +36,7 @@ Whether a workload gets a PodDisruptionBudget: "true" or "false". enabled true o
 null (or absent) means "when it runs more than one replica", where a budget keeps a drain from
 taking a ring or quorum below what it needs.
 Usage: {{- if eq (include "common.pdb.enabled" (dict "enabled" .Values.pdb.enabled "replicas" .Values.replicas)) "true" }}
+(common.pdb does this itself when given "replicas".)
 */}}
 {{- define "common.pdb.enabled" -}}
 {{- if kindIs "bool" .enabled -}}

@@ -58,3 +58,31 @@ where $storage is the fromYaml of common.storage.
       key: {{ .storage.s3.secretAccessKeyKey }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The S3 block of a program's config, as YAML (read it with fromYaml), from the fromYaml of
+common.storage: the endpoint (rendered with tpl, so a global endpoint may name the release), the
+region, the bucket, insecure, and the credentials as references to the variables that
+common.storage.credentialsEnv sets (${AWS_ACCESS_KEY_ID}, ${AWS_SECRET_ACCESS_KEY}; the program
+expands them with -config.expand-env=true). Each program spells the keys its own way: "keys" maps
+bucket, forcePathStyle, accessKeyId and secretAccessKey to its names (defaults: bucket_name, no
+forcePathStyle key, access_key_id, secret_access_key). "optionalRegion" leaves an empty region out.
+Usage: {{- $s3 := fromYaml (include "common.storage.s3Config" (dict "context" . "storage" $storage "keys" (dict "bucket" "bucketnames" "forcePathStyle" "s3forcepathstyle"))) -}}
+*/}}
+{{- define "common.storage.s3Config" -}}
+{{- $s3 := .storage.s3 -}}
+{{- $keys := .keys | default dict -}}
+{{- $config := dict
+      "endpoint" (tpl $s3.endpoint .context)
+      (get $keys "bucket" | default "bucket_name") $s3.bucket
+      "insecure" $s3.insecure
+      (get $keys "accessKeyId" | default "access_key_id") "${AWS_ACCESS_KEY_ID}"
+      (get $keys "secretAccessKey" | default "secret_access_key") "${AWS_SECRET_ACCESS_KEY}" -}}
+{{- if or $s3.region (not .optionalRegion) -}}
+{{- $_ := set $config "region" $s3.region -}}
+{{- end -}}
+{{- with get $keys "forcePathStyle" -}}
+{{- $_ := set $config . $s3.forcePathStyle -}}
+{{- end -}}
+{{- toYaml $config -}}
+{{- end -}}

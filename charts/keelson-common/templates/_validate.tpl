@@ -16,3 +16,16 @@ Usage: {{- include "common.validate" (dict "messages" (include "loki.validate" $
 {{- fail (join "; " $messages) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The message of a ring whose replicationFactor is above its replicas: every write needs that many
+replicas, so it could never succeed. Nothing when the values are fine. "why" says what the program
+needs the copies for.
+Usage: {{- include "common.validate.replicationFactor" (dict "context" . "why" "every write needs that many replicas") }}
+*/}}
+{{- define "common.validate.replicationFactor" -}}
+{{- $v := .context.Values -}}
+{{- if gt (int $v.replicationFactor) (int $v.replicas) }}
+{{ printf "%s.replicationFactor: %d is above %s.replicas (%d); %s" .context.Chart.Name (int $v.replicationFactor) .context.Chart.Name (int $v.replicas) .why }}
+{{- end }}
+{{- end -}}

@@ -1,9 +1,73 @@
 {{/*
-Pieces of a storage backend's StatefulSet (Loki, Tempo, Mimir, Pyroscope) that read the values
-every backend spells the same way: replicas, podLabels, podAnnotations, metrics.enabled,
+The StatefulSet of a storage backend (Loki, Tempo, Mimir, Pyroscope) and its pieces. They read the
+values every backend spells the same way: replicas, podLabels, podAnnotations, metrics.enabled,
 serviceAccount.create, podSecurityContext, the scheduling keys, terminationGracePeriodSeconds,
 image, securityContext, probes, resources, persistence and tmpSizeLimit.
 */}}
+
+{{/*
+The StatefulSet <fullname>: a ring of pods (common.workloads.ringSpec) with one container that reads
+its config from the ConfigMap "configMap" (default <fullname>) mounted read-only at "configPath",
+keeps its data at "dataPath" (the claim "data", or an emptyDir without persistence) and writes
+scratch files to /tmp.
+- the container: "container" (its name), "args", "ports" ({name, port} as for
+  common.workloads.containerPorts), "env" (EnvVar objects; none: no env) and "volumeMounts" (more
+  mounts, between the config and the data); the image, security context, probes and resources
+  come from the values.
+- volumes: more Volume objects, after the config. The scratch volumes (common.workloads.tmpVolume
+  and dataVolume) follow in the order "scratch" names (default data, tmp): the order of the
+  volumes is part of the pod template, where a change rolls the pods, so each chart keeps its own.
+- checksums and metricsPort as for common.workloads.podMetadata; enableServiceLinks as for
+  common.workloads.podSpec; typeMeta as for common.workloads.claimTemplates.
+Usage: {{ include "common.workloads.statefulset" (dict "context" $ "configPath" "/etc/loki/config" "dataPath" "/var/loki" "container" "loki" "args" $args "ports" $ports "env" $env "checksums" (dict "config" (include "loki.config" $)) "metricsPort" 3100) }}
+*/}}
+{{- define "common.workloads.statefulset" -}}
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  {{- include "common.metadata" (dict "context" .context "name" (include "common.names.fullname" .context)) | nindent 2 }}
+spec:
+  {{- include "common.workloads.ringSpec" (dict "context" .context "replicas" .context.Values.replicas) | nindent 2 }}
+  template:
+    metadata:
+      {{- include "common.workloads.podMetadata" (dict "context" .context "container" .container "metricsPort" .metricsPort "checksums" .checksums) | nindent 6 }}
+    spec:
+      {{- include "common.workloads.podSpec" (pick . "context" "enableServiceLinks") | nindent 6 }}
+      containers:
+        - name: {{ .container }}
+          {{- include "common.workloads.containerRuntime" (dict "context" .context) | nindent 10 }}
+          args:
+            {{- toYaml .args | nindent 12 }}
+          ports:
+            {{- include "common.workloads.containerPorts" .ports | nindent 12 }}
+          {{- with .env }}
+          env:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          {{- include "common.workloads.containerHealth" (dict "context" .context) | nindent 10 }}
+          volumeMounts:
+            - name: config
+              mountPath: {{ .configPath }}
+              readOnly: true
+            {{- with .volumeMounts }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+            - name: data
+              mountPath: {{ .dataPath }}
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        - name: config
+          configMap:
+            name: {{ .configMap | default (include "common.names.fullname" .context) }}
+        {{- with .volumes }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+        {{- range .scratch | default (list "data" "tmp") }}
+        {{- include (printf "common.workloads.%sVolume" .) (dict "context" $.context) | nindent 8 }}
+        {{- end }}
+  {{- include "common.workloads.claimTemplates" (dict "context" .context "typeMeta" .typeMeta) | nindent 2 }}
+{{- end -}}
 
 {{/*
 The StatefulSet spec of a ring: every replica starts at once (a ring with a replication factor,

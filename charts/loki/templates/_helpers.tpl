@@ -3,9 +3,7 @@ Rules the schema cannot state (they compare two values or do arithmetic): one me
 rule, each naming the key to change. The StatefulSet fails with all of them (common.validate).
 */}}
 {{- define "loki.validate" -}}
-{{- if gt (int .Values.replicationFactor) (int .Values.replicas) }}
-{{ printf "loki.replicationFactor: %d is above loki.replicas (%d); every write needs that many replicas" (int .Values.replicationFactor) (int .Values.replicas) }}
-{{- end }}
+{{- include "common.validate.replicationFactor" (dict "context" . "why" "every write needs that many replicas") }}
 {{- $retention := toString .Values.retention }}
 {{- if and (hasSuffix "h" $retention) (mod (int (trimSuffix "h" $retention)) 24) }}
 {{ printf "loki.retention: %s is not a multiple of 24h (the index period); use whole days such as 168h or 7d" $retention }}
@@ -23,25 +21,14 @@ S3 credentials are never here: the config names the environment variables that c
 {{- $objectStore := ternary "s3" "filesystem" $isS3 -}}
 {{- $storage := dict -}}
 {{- if $isS3 -}}
-{{- $s3 := $effective.s3 -}}
-{{- $_ := set $storage "s3" (dict
-      "endpoint" $s3.endpoint
-      "region" $s3.region
-      "bucketnames" $s3.bucket
-      "insecure" $s3.insecure
-      "s3forcepathstyle" $s3.forcePathStyle
-      "access_key_id" "${AWS_ACCESS_KEY_ID}"
-      "secret_access_key" "${AWS_SECRET_ACCESS_KEY}") -}}
+{{- $lokiKeys := dict "bucket" "bucketnames" "forcePathStyle" "s3forcepathstyle" -}}
+{{- $_ := set $storage "s3" (fromYaml (include "common.storage.s3Config" (dict "context" . "storage" $effective "keys" $lokiKeys))) -}}
 {{- else -}}
 {{- $_ := set $storage "filesystem" (dict "chunks_directory" "/var/loki/chunks" "rules_directory" "/var/loki/rules") -}}
 {{- end -}}
 {{- $config := dict
       "auth_enabled" .Values.authEnabled
-      "server" (dict
-        "http_listen_port" 3100
-        "grpc_listen_port" 9095
-        "log_level" .Values.logLevel
-        "log_format" .Values.logFormat)
+      "server" (fromYaml (include "common.config.server" (dict "context" . "httpPort" 3100)))
       "common" (dict
         "path_prefix" "/var/loki"
         "replication_factor" (int .Values.replicationFactor)

@@ -142,9 +142,7 @@ the keys to change. The StatefulSet fails with all of them (common.validate).
 */}}
 {{- define "mimir.validate" -}}
 {{- $v := .Values -}}
-{{- if gt (int $v.replicationFactor) (int $v.replicas) }}
-{{ printf "mimir: replicationFactor (%d) is larger than replicas (%d); a ring cannot keep more copies than it has pods" (int $v.replicationFactor) (int $v.replicas) }}
-{{- end }}
+{{- include "common.validate.replicationFactor" (dict "context" . "why" "a ring cannot keep more copies than it has pods") }}
 {{- $mountNames := list -}}
 {{- range $v.alertmanager.secretMounts }}
 {{- if has .name $mountNames }}
@@ -182,10 +180,7 @@ The Mimir configuration file, built as a map and rendered with toYaml. Every wri
 {{- $s3 := $storage.s3 -}}
 {{- $commonStorage := dict "backend" $storage.backend -}}
 {{- if $isS3 -}}
-{{- $s3cfg := dict "endpoint" (tpl $s3.endpoint .) "bucket_name" $s3.bucket "insecure" $s3.insecure "access_key_id" "${AWS_ACCESS_KEY_ID}" "secret_access_key" "${AWS_SECRET_ACCESS_KEY}" -}}
-{{- with $s3.region -}}
-{{- $_ := set $s3cfg "region" . -}}
-{{- end -}}
+{{- $s3cfg := fromYaml (include "common.storage.s3Config" (dict "context" . "storage" $storage "optionalRegion" true)) -}}
 {{- if $s3.forcePathStyle -}}
 {{- $_ := set $s3cfg "bucket_lookup_type" "path" -}}
 {{- end -}}
@@ -214,7 +209,7 @@ The Mimir configuration file, built as a map and rendered with toYaml. Every wri
 {{- $config := dict
       "multitenancy_enabled" $v.multitenancy.enabled
       "no_auth_tenant" $v.multitenancy.noAuthTenant
-      "server" (dict "http_listen_port" 8080 "grpc_listen_port" 9095 "log_level" $v.logLevel)
+      "server" (fromYaml (include "common.config.server" (dict "context" . "httpPort" 8080)))
       "usage_stats" (dict "enabled" false)
       "activity_tracker" (dict "filepath" "/data/metrics-activity.log")
       "common" (dict "storage" $commonStorage)

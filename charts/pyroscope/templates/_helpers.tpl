@@ -1,8 +1,3 @@
-{{/* Object names. */}}
-{{- define "pyroscope.fullname" -}}
-{{- include "common.names.fullname" . -}}
-{{- end -}}
-
 {{/* <fullname>-<suffix>, cut to a DNS label. */}}
 {{- define "pyroscope.name" -}}
 {{- include "common.names.component" (dict "context" .context "component" .suffix) -}}
@@ -38,10 +33,7 @@ server id is written the same way so that it matches its own entry.
 {{- end -}}
 {{- if eq $effective.backend "s3" -}}
 {{- $s3 := $effective.s3 -}}
-{{- $s3cfg := dict "endpoint" (tpl $s3.endpoint .) "bucket_name" $s3.bucket "insecure" $s3.insecure "access_key_id" "${AWS_ACCESS_KEY_ID}" "secret_access_key" "${AWS_SECRET_ACCESS_KEY}" -}}
-{{- with $s3.region -}}
-{{- $_ := set $s3cfg "region" . -}}
-{{- end -}}
+{{- $s3cfg := fromYaml (include "common.storage.s3Config" (dict "context" . "storage" $effective "optionalRegion" true)) -}}
 {{- if $s3.forcePathStyle -}}
 {{- $_ := set $s3cfg "bucket_lookup_type" "path-style" -}}
 {{- end -}}
@@ -57,7 +49,7 @@ server id is written the same way so that it matches its own entry.
       "show_banner" false
       "analytics" (dict "reporting_enabled" false)
       "self_profiling" (dict "disable_push" true)
-      "server" (dict "http_listen_port" 4040 "grpc_listen_port" 9095 "log_level" $v.logLevel)
+      "server" (fromYaml (include "common.config.server" (dict "context" . "httpPort" 4040)))
       "storage" $storage
       "memberlist" (fromYaml (include "common.memberlist.config" (dict "context" .)))
       "metastore" (dict

@@ -8,9 +8,7 @@ Rules the schema cannot state (they compare two values): one message per broken 
 the key to change. The StatefulSet fails with all of them (common.validate).
 */}}
 {{- define "tempo.validate" -}}
-{{- if gt (int .Values.replicationFactor) (int .Values.replicas) }}
-{{ printf "tempo.replicationFactor: %d is above tempo.replicas (%d); every span needs that many ingesters" (int .Values.replicationFactor) (int .Values.replicas) }}
-{{- end }}
+{{- include "common.validate.replicationFactor" (dict "context" . "why" "every span needs that many ingesters") }}
 {{- end -}}
 
 {{/*
@@ -20,40 +18,28 @@ volume. S3 credentials are never here: the config names the environment variable
 */}}
 {{- define "tempo.config" -}}
 {{- $effective := fromYaml (include "common.storage" (dict "context" . "bucket" .Values.storage.s3.bucket)) -}}
-{{- $isS3 := eq $effective.backend "s3" -}}
 {{- $trace := dict "wal" (dict "path" "/var/tempo/wal") -}}
-{{- if $isS3 -}}
-{{- $s3 := $effective.s3 -}}
+{{- if eq $effective.backend "s3" -}}
+{{- $tempoKeys := dict "bucket" "bucket" "forcePathStyle" "forcepathstyle" "accessKeyId" "access_key" "secretAccessKey" "secret_key" -}}
 {{- $_ := set $trace "backend" "s3" -}}
-{{- $_ := set $trace "s3" (dict
-      "endpoint" $s3.endpoint
-      "region" $s3.region
-      "bucket" $s3.bucket
-      "insecure" $s3.insecure
-      "forcepathstyle" $s3.forcePathStyle
-      "access_key" "${AWS_ACCESS_KEY_ID}"
-      "secret_key" "${AWS_SECRET_ACCESS_KEY}") -}}
+{{- $_ := set $trace "s3" (fromYaml (include "common.storage.s3Config" (dict "context" . "storage" $effective "keys" $tempoKeys))) -}}
 {{- else -}}
 {{- $_ := set $trace "backend" "local" -}}
 {{- $_ := set $trace "local" (dict "path" "/var/tempo/blocks") -}}
 {{- end -}}
+{{- /* Every ring of Tempo (distributor, ingesters, compactor, generator) lives on memberlist. */ -}}
+{{- $ring := dict "kvstore" (dict "store" "memberlist") -}}
 {{- $config := dict
       "stream_over_http_enabled" true
-      "server" (dict
-        "http_listen_port" 3200
-        "grpc_listen_port" 9095
-        "log_level" .Values.logLevel
-        "log_format" .Values.logFormat)
+      "server" (fromYaml (include "common.config.server" (dict "context" . "httpPort" 3200)))
       "distributor" (dict
-        "ring" (dict "kvstore" (dict "store" "memberlist"))
+        "ring" (deepCopy $ring)
         "receivers" (dict "otlp" (dict "protocols" (dict
           "grpc" (dict "endpoint" "0.0.0.0:4317")
           "http" (dict "endpoint" "0.0.0.0:4318")))))
-      "ingester" (dict "lifecycler" (dict "ring" (dict
-        "kvstore" (dict "store" "memberlist")
-        "replication_factor" (int .Values.replicationFactor))))
+      "ingester" (dict "lifecycler" (dict "ring" (merge (dict "replication_factor" (int .Values.replicationFactor)) (deepCopy $ring))))
       "compactor" (dict
-        "ring" (dict "kvstore" (dict "store" "memberlist"))
+        "ring" (deepCopy $ring)
         "compaction" (dict "block_retention" (toString .Values.retention)))
       "memberlist" (fromYaml (include "common.memberlist.config" (dict "context" . "extra" (dict "abort_if_cluster_join_fails" false))))
       "storage" (dict "trace" $trace)
@@ -70,7 +56,7 @@ volume. S3 credentials are never here: the config names the environment variable
 {{- $_ := set $remoteWrite "headers" . -}}
 {{- end -}}
 {{- $generator := dict
-      "ring" (dict "kvstore" (dict "store" "memberlist"))
+      "ring" (deepCopy $ring)
       "registry" (dict "external_labels" $labels)
       "storage" (dict
         "path" "/var/tempo/generator/wal"
