@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import REPO
+from support import REPO, write
 
-from keelson import diff, sources
+from keelson import diff, render, sources, values
+from keelson.errors import RenderError
 from keelson.project import ENVS, Project
 
 # The render of every env before the backends moved their shared templates to keelson-common.
@@ -123,6 +124,20 @@ def test_render_is_unchanged_but_for_the_listed_fixes(repo: Project, env: str) -
     assert report.removed == []
     assert _changes(report) == {key: [(path, "added", new)] for key, (path, new) in INTENDED.items()}
     assert report.unchanged > 0
+
+
+def test_a_backend_fails_once_with_every_broken_rule(repo: Project, tmp_path: Path) -> None:
+    overlay = write(tmp_path / "o.yaml", "loki:\n  replicas: 2\n  replicationFactor: 3\n  retention: 25h\n")
+    user = values.load("prod", [overlay], repo).user
+    with pytest.raises(RenderError) as caught:
+        render.render(user, prj=repo)
+    message = str(caught.value)
+    assert "(keelson/charts/loki/templates/statefulset.yaml:" in message
+    assert message.endswith(
+        "loki.replicationFactor: 3 is above loki.replicas (2); every write needs that many replicas; "
+        "loki.retention: 25h is not a multiple of 24h (the index period); use whole days such as 168h or 7d"
+    )
+    assert "\n" not in message
 
 
 def _print_shares(ref: str | None) -> None:
