@@ -87,6 +87,11 @@ def _localize(node: Any) -> Any:
     return node
 
 
+def _name(ref: str, prefix: str) -> str:
+    """The definition a ref points into: ``#/$defs/probe/properties/port`` -> ``probe``."""
+    return ref.removeprefix(prefix).split("/", 1)[0]
+
+
 def _shared_closure(
     source: Path, schema: dict[str, Any], shared_path: Path, shared: dict[str, Any]
 ) -> list[str]:
@@ -96,17 +101,23 @@ def _shared_closure(
     pending = [(source, where, ref) for where, ref in _refs(schema)]
     while pending:
         path, where, ref = pending.pop()
+        if not ref.startswith(("#", SHARED_PREFIX)):
+            # Anything else would be left dangling in the generated file (see the module's docstring).
+            raise SchemaError(
+                f"{path}: {where}: {ref} points outside the schema "
+                f'(allowed: "#/..." or "{SHARED_PREFIX}NAME")'
+            )
         if path == source and ref.startswith(LOCAL_PREFIX):
-            if ref.removeprefix(LOCAL_PREFIX) not in own:
+            if _name(ref, LOCAL_PREFIX) not in own:
                 raise SchemaError(
                     f"{path}: {where}: {ref} names no definition of this file's $defs "
                     f'(allowed: one of its own, or "{SHARED_PREFIX}NAME")'
                 )
             continue
         if path == source and ref.startswith(SHARED_PREFIX):
-            name = ref.removeprefix(SHARED_PREFIX)
+            name = _name(ref, SHARED_PREFIX)
         elif path == shared_path and ref.startswith(LOCAL_PREFIX):
-            name = ref.removeprefix(LOCAL_PREFIX)
+            name = _name(ref, LOCAL_PREFIX)
         else:
             continue
         if name not in shared:

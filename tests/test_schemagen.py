@@ -82,12 +82,17 @@ def small_project(tmp_path: Path, source: dict[str, Any], shared: dict[str, Any]
 SMALL_SHARED = {
     "name": {"$ref": "#/$defs/label", "maxLength": 20},
     "label": {"type": "string", "pattern": "^[a-z]+$"},
+    "box": {"type": "object", "properties": {"side": {"type": "integer", "minimum": 1}}},
     "unused": {"type": "integer"},
 }
 SMALL_SOURCE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
-    "properties": {"name": {"$ref": "shared.json#/$defs/name"}, "size": {"$ref": "#/$defs/size"}},
+    "properties": {
+        "name": {"$ref": "shared.json#/$defs/name"},
+        "size": {"$ref": "#/$defs/size"},
+        "side": {"$ref": "shared.json#/$defs/box/properties/side"},
+    },
     "$defs": {"size": {"type": "integer", "minimum": 1}},
 }
 
@@ -99,15 +104,21 @@ def test_a_chart_gets_exactly_the_shared_definitions_it_reaches(tmp_path: Path) 
     assert item.target == prj.charts_dir / "web" / "values.schema.json"
     assert list(generated) == ["$schema", "$comment", "type", "properties", "$defs"]
     assert "invoke values-schemas" in generated["$comment"]
-    assert generated["properties"] == {"name": {"$ref": "#/$defs/name"}, "size": {"$ref": "#/$defs/size"}}
+    assert generated["properties"] == {
+        "name": {"$ref": "#/$defs/name"},
+        "size": {"$ref": "#/$defs/size"},
+        "side": {"$ref": "#/$defs/box/properties/side"},
+    }
     assert generated["$defs"] == {
+        "box": SMALL_SHARED["box"],
         "label": SMALL_SHARED["label"],
         "name": SMALL_SHARED["name"],
         "size": {"type": "integer", "minimum": 1},
     }
     validator = Draft202012Validator(generated)
-    assert validator.is_valid({"name": "web", "size": 2})
+    assert validator.is_valid({"name": "web", "size": 2, "side": 1})
     assert not validator.is_valid({"name": "Web"})
+    assert not validator.is_valid({"side": 0})
 
 
 def test_a_changed_shared_definition_makes_its_charts_stale(tmp_path: Path) -> None:
@@ -129,7 +140,7 @@ def test_a_changed_shared_definition_makes_its_charts_stale(tmp_path: Path) -> N
         (
             {"properties": {"x": {"$ref": "shared.json#/$defs/nope"}}},
             r"web\.json: properties/x/\$ref: shared\.json#/\$defs/nope names no definition of shared\.json "
-            r"\(allowed: label, name, unused\)",
+            r"\(allowed: box, label, name, unused\)",
         ),
         (
             {"properties": {"x": {"$ref": "#/$defs/nope"}}},
@@ -139,9 +150,13 @@ def test_a_changed_shared_definition_makes_its_charts_stale(tmp_path: Path) -> N
             {"$defs": {"label": {"type": "string"}}},
             r"web\.json: \$defs/label: shared\.json defines label too",
         ),
+        (
+            {"properties": {"x": {"$ref": "../other.json#/$defs/label"}}},
+            r"web\.json: properties/x/\$ref: \.\./other\.json#/\$defs/label points outside the schema",
+        ),
         ([], r"web\.json: \(top level\): must be a JSON object"),
     ],
-    ids=["unknown-shared", "unknown-own", "shadows-shared", "not-an-object"],
+    ids=["unknown-shared", "unknown-own", "shadows-shared", "other-file", "not-an-object"],
 )
 def test_a_broken_source_is_named_with_its_key_path(tmp_path: Path, source: Any, expected: str) -> None:
     prj = small_project(tmp_path, source, SMALL_SHARED)
