@@ -70,6 +70,11 @@ class Project:
         return self.root / "schemas" / "crds"
 
     @property
+    def schema_sources(self) -> Path:
+        """The sources of the charts' values.schema.json (keelson/schemagen.py)."""
+        return self.root / "schemas" / "values"
+
+    @property
     def build_dir(self) -> Path:
         return self.root / "build"
 

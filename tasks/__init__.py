@@ -1,11 +1,11 @@
 """Keelson's tasks: argument parsing and printing only; the work is in the keelson package.
 
 Invoke collects every task imported here; each module holds one family of them:
-``checking`` (lint, template, schema, check, gates, rules, test, bench), ``releasing`` (diff,
+``checking`` (lint, template, schema, values-schemas, check, gates, rules, test, bench), ``releasing`` (diff,
 package, publish, release, rollback, preflight) and ``cluster`` (cluster-up, cluster-down).
 """
 
-from tasks.checking import bench, check_, gates_, lint, rules_, schema, template, test
+from tasks.checking import bench, check_, gates_, lint, rules_, schema, template, test, values_schemas
 from tasks.cluster import cluster_down, cluster_up
 from tasks.releasing import diff, package_, preflight, publish_, release, rollback
 
@@ -26,4 +26,5 @@ __all__ = [
     "schema",
     "template",
     "test",
+    "values_schemas",
 ]

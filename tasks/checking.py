@@ -1,4 +1,5 @@
-"""Tasks that judge a render: lint, template, schema, check, gates, rules, test and bench."""
+"""Tasks that judge a render: lint, template, schema, check, gates, rules, test and bench; and
+values-schemas, which writes the values schemas those checks read."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from invoke.tasks import task
 from keelson import check as pipeline
 from keelson import gates as gating
 from keelson import lint as linters
-from keelson.errors import UsageError
+from keelson import schemagen
+from keelson.errors import SchemaError, UsageError
 from keelson.models import StageResult
 from keelson.project import ENVS
 from keelson.render import write_objects
@@ -70,6 +72,28 @@ def schema(c: Context, env: str | None = None, values: list[str] | None = None) 
     """Check the merged values against every chart's values.schema.json; list every problem."""
     report = pipeline.check(one_env(env), values or [], PRJ, until="schema")
     report_checks([report])
+
+
+@task(
+    name="values-schemas",
+    help={"check": "write nothing; fail naming every chart whose values.schema.json is stale"},
+)
+@user_errors
+def values_schemas(c: Context, check: bool = False) -> None:
+    """Generate every charts/<chart>/values.schema.json from schemas/values/ (docs/charts.md)."""
+    if check:
+        stale = schemagen.stale(PRJ)
+        if stale:
+            names = ", ".join(PRJ.display(item.target) for item in stale)
+            raise SchemaError(
+                f"{names}: stale: run {schemagen.COMMAND} (it writes them from schemas/values/)"
+            )
+        print("values-schemas: every values.schema.json is up to date")
+        return
+    written = schemagen.write(PRJ)
+    for item in written:
+        print(f"wrote {PRJ.display(item.target)}")
+    print(f"values-schemas: {len(written)} schema(s) written")
 
 
 @task(
