@@ -14,21 +14,50 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from keelson import configmodels, kubeschema, values, valuesschema
+from keelson import alerting, configmodels, kubeschema, values, valuesschema
 from keelson import gates as gating
 from keelson import render as rendering
-from keelson import rules as alerting
 from keelson.errors import KeelsonError, ToolError
-from keelson.models import CheckReport, Finding, StageResult
+from keelson.models import Finding, StageResult
 from keelson.project import ENVS, KUBE_VERSIONS, OPTIONAL_APIS, Project, project
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
+    from keelson.gates import GateReport
     from keelson.models import Object
+    from keelson.values import MergedValues
 
 STAGES = ("values", "schema", "render", "kube", "configs", "gates", "rules")
+
+
+@dataclass
+class CheckReport:
+    """The stages that ran for one environment, in order; the last one is the first that failed."""
+
+    env: str
+    stages: list[StageResult] = field(default_factory=list)
+    objects: list[Object] = field(default_factory=list)
+    # Per Kind/namespace/name, the chart template that rendered it (helm's # Source: comments).
+    sources: dict[str, str] = field(default_factory=dict)
+    gates: GateReport | None = None  # set once the gates stage ran
+    # The values once the values stage ran (merged, with provenance, and the user's own): what a
+    # release lints, packages and records, so nothing loads them again.
+    values: MergedValues | None = None
+
+    @property
+    def user(self) -> dict[str, Any]:
+        """values/<env>.yaml and the overlays, as helm gets them ({} before the values stage)."""
+        return self.values.user if self.values is not None else {}
+
+    @property
+    def ok(self) -> bool:
+        return all(stage.ok for stage in self.stages)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for stage in self.stages for finding in stage.findings]
 
 
 @dataclass
@@ -76,10 +105,10 @@ class Pipeline:
         self.kube_context = kube_context
         self.report = CheckReport(env)
         self.merged: values.MergedValues | None = None
-        self._render: Future[tuple[list[Object], float]] | None = None
+        self._render: Future[tuple[rendering.Rendered, float]] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{env}")
 
-    def _rendered(self, user: dict[str, Any]) -> tuple[list[Object], float]:
+    def _rendered(self, user: dict[str, Any]) -> tuple[rendering.Rendered, float]:
         start = time.perf_counter()
         objects = rendering.render(
             user, prj=self.prj, api_versions=OPTIONAL_APIS, kube_context=self.kube_context
@@ -89,8 +118,7 @@ class Pipeline:
     def validate(self, until: str = "rules") -> bool:
         report = self.report
         with _stage(report, "values") as stage:
-            self.merged = values.load(self.env, self.overlays, self.prj)
-            report.user = self.merged.user
+            self.merged = report.values = values.load(self.env, self.overlays, self.prj)
             stage.detail = f"{1 + len(self.overlays)} file(s) over the chart defaults"
         merged = self.merged
         if not report.ok or merged is None:
@@ -109,7 +137,8 @@ class Pipeline:
             if not report.ok or merged is None or self._render is None:
                 return report
             with _stage(report, "render") as stage:
-                report.objects, seconds = self._render.result()
+                rendered, seconds = self._render.result()
+                report.objects, report.sources = rendered, rendered.sources
                 stage.detail = f"{len(report.objects)} objects"
             if report.ok:
                 # The stage's own time is helm's, which ran while the schema was checked.
@@ -129,7 +158,11 @@ class Pipeline:
                 return report
             with _stage(report, "gates") as stage:
                 report.gates = gating.run(
-                    self.env, report.objects, merged.merged, values_source=merged.source_of
+                    self.env,
+                    report.objects,
+                    merged.merged,
+                    sources=report.sources,
+                    values_source=merged.source_of,
                 )
                 stage.findings = [found.to_finding(self.env) for found in report.gates.errors]
                 stage.detail = (

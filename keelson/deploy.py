@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from keelson import helm, preflight
 from keelson.errors import KeelsonError
-from keelson.gates.k8s import ref
+from keelson.k8s import ref
 from keelson.yamlio import parse_all
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from keelson.errors import KeelsonError
-from keelson.gates.k8s import CLUSTER_SCOPED
+from keelson.k8s import CLUSTER_SCOPED
 from keelson.project import NAMESPACE
 from keelson.secretscan import mask_secret, safe_key, scrub
 

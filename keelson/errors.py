@@ -50,16 +50,8 @@ class RenderError(KeelsonError):
     """helm could not build the dependencies or render the chart."""
 
 
-class KubeSchemaError(KeelsonError):
-    """A rendered object breaks the Kubernetes (or CRD) schema."""
-
-
 class ToolError(KeelsonError):
     """A pinned tool is missing or could not run."""
-
-
-class LintError(KeelsonError):
-    """helm lint, yamllint or ct lint found a problem."""
 
 
 class UsageError(KeelsonError):

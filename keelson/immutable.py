@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from keelson.gates.k8s import ref
+from keelson.k8s import ref
 from keelson.project import NAMESPACE
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keelson.errors import ToolError
+from keelson.k8s import describe
 from keelson.models import Finding, Object
 from keelson.project import KUBE_VERSIONS, Project, project
-from keelson.render import describe
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

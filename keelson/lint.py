@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keelson import values
 from keelson.charts import all_charts
@@ -27,7 +27,7 @@ from keelson.render import charts_lock, prepare_dependencies
 from keelson.yamlio import load_mapping
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 _LEVEL = re.compile(r"^\[(ERROR|WARNING)\] ?(.*)")
 _CT_CHART = re.compile(r'^Linting chart ".* path: \\"([^"\\]+)\\"\)"')
@@ -102,16 +102,20 @@ def parse_ct_lint(output: str) -> list[Finding]:
     return findings
 
 
-def helm_lint(prj: Project, envs: Sequence[str]) -> list[Finding]:
+def helm_lint(
+    prj: Project, envs: Sequence[str], user_values: Mapping[str, dict[str, Any]] | None = None
+) -> list[Finding]:
+    """helm lint of the umbrella with each env's values (``user_values[env]`` when the caller loaded
+    them, overlays included; else values/<env>.yaml), then of every chart alone."""
     helm = str(prj.tool("helm"))
     findings: list[Finding] = []
     charts = all_charts(prj.charts_dir)
     prepare_dependencies(prj, charts=charts)
     with tempfile.TemporaryDirectory(prefix="keelson-lint-") as tmp, charts_lock(prj, exclusive=False):
         for env in envs:
-            merged = values.load(env, (), prj)
+            user = user_values[env] if user_values and env in user_values else values.load(env, (), prj).user
             values_file = Path(tmp) / f"{env}.json"
-            values_file.write_text(json.dumps(merged.user), encoding="utf-8")
+            values_file.write_text(json.dumps(user), encoding="utf-8")
             done = _run(
                 prj,
                 [
@@ -231,12 +235,17 @@ def real_ct_lint(prj: Project) -> list[Finding]:
 
 
 def run(
-    envs: Sequence[str] = ENVS, prj: Project | None = None, *, real_ct: bool = False
+    envs: Sequence[str] = ENVS,
+    prj: Project | None = None,
+    *,
+    real_ct: bool = False,
+    user_values: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[StageResult]:
-    """Every linter in turn; each result holds its findings (none means clean)."""
+    """Every linter in turn; each result holds its findings (none means clean). ``user_values``:
+    per env, the values a release checked (so lint sees its overlays and nothing loads them again)."""
     prj = prj or project()
     steps: list[tuple[str, Callable[[], list[Finding]]]] = [
-        ("helm lint", lambda: helm_lint(prj, envs)),
+        ("helm lint", lambda: helm_lint(prj, envs, user_values)),
         ("yamllint", lambda: yamllint(prj)),
         ("ct lint", lambda: ct_lint(prj)),
     ]

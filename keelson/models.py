@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from keelson.secretscan import excerpt, quiet, safe_key
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from keelson.gates.engine import GateReport
 
 Key = str | int
 KeyPath = tuple[Key, ...]
@@ -74,24 +72,3 @@ class StageResult:
     @property
     def ok(self) -> bool:
         return not self.findings
-
-
-@dataclass
-class CheckReport:
-    """The stages that ran for one environment, in order; the last one is the first that failed."""
-
-    env: str
-    stages: list[StageResult] = field(default_factory=list)
-    objects: list[Object] = field(default_factory=list)
-    gates: GateReport | None = None  # set once the gates stage ran
-    # The user's values (values/<env>.yaml and overlays) once the values stage ran: what a release
-    # packages and records, so nothing loads them again.
-    user: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return all(stage.ok for stage in self.stages)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [finding for stage in self.stages for finding in stage.findings]

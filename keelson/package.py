@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keelson import archive as archiving
-from keelson import check, git, repository, values
+from keelson import git, k8s, repository
 from keelson.charts import Chart, all_charts, build_order
 from keelson.errors import KeelsonError
-from keelson.gates.images import DIGEST, SEMVER, parse_image
 from keelson.project import UMBRELLA, Project
 from keelson.record import (
     RECORD,
@@ -34,7 +33,6 @@ from keelson.record import (
     ReleaseRecord,
     refuse_secrets,
     values_digest,
-    values_files,
     write_record,
 )
 from keelson.render import prepare_dependencies
@@ -42,7 +40,7 @@ from keelson.staging import Staging, default_repo, dist_dir
 from keelson.yamlio import parse
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from keelson.models import Object
 
@@ -90,40 +88,6 @@ class PackageResult:
     @property
     def umbrella(self) -> Archive:
         return next(item for item in self.archives if item.name == self.record.chart)
-
-
-def _pod_specs(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        if isinstance(node.get("containers"), list):
-            yield node
-        for value in node.values():
-            yield from _pod_specs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _pod_specs(item)
-
-
-def images(objects: Sequence[Object]) -> list[str]:
-    """Every image reference of the render (containers, init and ephemeral containers), sorted."""
-    found = {
-        str(container["image"])
-        for obj in objects
-        for spec in _pod_specs(obj)
-        for group in ("containers", "initContainers", "ephemeralContainers")
-        for container in spec.get(group) or []
-        if isinstance(container, dict) and container.get("image")
-    }
-    return sorted(found)
-
-
-def unpinned(references: Sequence[str]) -> list[str]:
-    """Images pinned neither by a semantic-version tag nor by a sha256 digest."""
-    bad = []
-    for reference in references:
-        image = parse_image(reference)
-        if not (DIGEST.match(image.digest) or SEMVER.match(image.tag)):
-            bad.append(reference)
-    return bad
 
 
 def sha256_file(path: Path) -> str:
@@ -244,7 +208,7 @@ def record(
         charts=tuple(
             ChartRecord(item.name, item.version, item.file, item.sha256, item.provenance) for item in archives
         ),
-        images=tuple(images(objects)),
+        images=tuple(k8s.images(objects)),
         git_sha=commit.sha,
         git_dirty=not commit.clean,
         commit_time=repository.rfc3339(commit.time),
@@ -262,12 +226,13 @@ def package(
     *,
     objects: Sequence[Object],
     user_values: dict[str, Any],
-    repo_dir: Path,
+    index: dict[str, Any],
     sign: Signing | None = None,
     binary: str = "helm",
     values_files: Sequence[str] = (),
 ) -> PackageResult:
-    """Archives and release.json for ``env`` in ``folder``, checked against ``repo_dir``'s index.
+    """Archives and release.json for ``env`` in ``folder``, each decided against ``index`` (the
+    repository's, read once by the caller: add or already published).
 
     ``folder`` should be inside a staging folder; a chart whose version cannot be published
     (same version, other content; or below the newest published) raises RepositoryError.
@@ -277,7 +242,6 @@ def package(
         archives = build(prj, folder, work, sign=sign, binary=binary)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    index = repository.load_index(repo_dir)
     decisions = tuple(repository.decide(index, archive.entry()) for archive in archives)
     rec = record(env, archives, objects, user_values, git.head(prj.root), files=values_files)
     write_record(rec, folder / RECORD)
@@ -288,21 +252,19 @@ def run(
     env: str,
     prj: Project,
     *,
-    overlays: Sequence[Path | str] = (),
+    objects: Sequence[Object],
+    user_values: dict[str, Any],
+    values_files: Sequence[str] = (),
     repo_dir: Path | None = None,
     dist: Path | None = None,
     sign: Signing | None = None,
 ) -> PackageResult:
-    """``invoke package``: check and render ``env``, package into ``dist/packages/<env>/``.
+    """``invoke package``: ``env``'s checked render and values packaged into ``dist/packages/<env>/``.
 
     Staged like a release: ``dist/packages/<env>/`` is replaced only when every chart packaged
     and passed the version check against the repository.
     """
-    checked = check.check(env, overlays, prj, until="render")
-    if not checked.ok:
-        raise PackageError(KeelsonError.from_findings(checked.findings).message)
-    user = values.load(env, overlays, prj).user
-    refuse_secrets(env, user)  # before building anything: the record could not be written
+    refuse_secrets(env, user_values)  # before building anything: the record could not be written
     dist = dist or dist_dir(prj)
     repo = repo_dir or default_repo(prj)
     with Staging(dist) as stage:
@@ -310,11 +272,11 @@ def run(
             env,
             prj,
             stage.path / "packages",
-            objects=checked.objects,
-            user_values=user,
-            repo_dir=repo,
+            objects=objects,
+            user_values=user_values,
+            index=repository.load_index(repo),
             sign=sign,
-            values_files=values_files(env, overlays, prj),
+            values_files=values_files,
         )
         target = dist / "packages" / env
         stage.commit([(staged.folder, target)])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from keelson import render, values
-from keelson.gates.k8s import annotations_of, ref, workloads
+from keelson.k8s import annotations_of, ref, workloads
 from keelson.project import ENVS, NAMESPACE
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Publish packaged charts: into a directory repository (merged index) and to an OCI registry.
 
-    plan = publish.prepare(packaged, repo_dir, stage.area(repo_dir), now=publish.now())
+    plan = publish.prepare(packaged, repo_dir, index, stage.area(repo_dir), now=publish.now())
     pushed = publish.push_oci(prj, packaged, "oci://127.0.0.1:5000/charts", plain_http=True)
     stage.commit(publish.moves(plan), locks=[repo_dir])   # new archives first, index.yaml last
 
@@ -77,9 +77,11 @@ def now() -> float:
     return float(epoch) if epoch.isdigit() else time.time()
 
 
-def prepare(packaged: PackageResult, repo_dir: Path, staging: Path, now: float) -> PublishPlan:
-    """Stage what ``packaged`` adds to ``repo_dir``; RepositoryError on a version conflict."""
-    index = repository.load_index(repo_dir)
+def prepare(
+    packaged: PackageResult, repo_dir: Path, index: dict[str, Any], staging: Path, now: float
+) -> PublishPlan:
+    """Stage what ``packaged`` adds to ``repo_dir``, whose ``index`` the caller read holding
+    ``repository.lock``; RepositoryError on a version conflict."""
     merged = repository.merge(index, [archive.entry() for archive in packaged.archives], now)
     staged = staging / "repo"
     staged.mkdir(parents=True)
@@ -222,7 +224,7 @@ def run(
     try:
         with Staging(dist) as stage, repository.lock(repo):
             try:
-                plan = prepare(packaged, repo, stage.area(repo), now=now())
+                plan = prepare(packaged, repo, repository.load_index(repo), stage.area(repo), now=now())
                 pushed = tuple(push_oci(prj, packaged, oci, plain_http=plain_http)) if oci else ()
                 record = replace(packaged.record, oci=tuple(push.reference for push in pushed))
                 staged_record = stage.path / "record.json"

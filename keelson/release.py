@@ -1,5 +1,5 @@
 """The release pipeline: [target → prerequisites, with --deploy] → preflight → check (values, schema;
-then lint; render, kube, configs, gates, rules) → images → diff against the env's last release →
+then lint; render, kube, configs, gates, rules) → diff against the env's last release →
 package → publish → deploy → write. ``target`` is the env guard and ``prerequisites`` is
 keelson.preflight on the target.
 
@@ -13,7 +13,7 @@ them with one journal rename and then moves them into place (archives, then ``in
 ``packages/<env>/`` and ``releases/<env>.json``). A failure before the commit leaves ``dist/``
 byte for byte as it was; a crash after it is completed by the next run. The repository lock is
 held from reading the index to the last move, so concurrent releases queue. A prod release
-refuses a dirty git tree and any image not pinned by semantic version or digest.
+refuses a dirty git tree; image pinning is the gates' (KEEL002, which honours waivers).
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from keelson import against, git, helm, immutable, kube, package, publish, repository, staging, values
 from keelson import check as checking
 from keelson import deploy as deploying
 from keelson import diff as diffing
-from keelson import git, helm, immutable, kube, package, publish, repository, sources, staging, values
 from keelson import lint as linting
 from keelson import preflight as preflighting
 from keelson.errors import FindingsError, KeelsonError, ToolError
-from keelson.models import CheckReport, Finding, StageResult
+from keelson.models import Finding, StageResult
 from keelson.project import OPTIONAL_APIS, Project, check_env, project
 from keelson.record import ReleaseRecord, values_files, write_record
 from keelson.staging import Staging, dist_dir
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from pathlib import Path
 
+    from keelson.check import CheckReport
     from keelson.models import Object
 
 STAGES = (
@@ -48,21 +49,20 @@ STAGES = (
     "preflight",
     "check",  # values and schema, then lint, then render, kube, configs, gates and rules
     "lint",
-    "images",
     "diff",
     "package",
     "publish",
     "deploy",
     "write",
 )
-STRICT_ENVS = frozenset({"prod"})  # clean git tree and pinned images required
+STRICT_ENVS = frozenset({"prod"})  # clean git tree required
 
 # Called with (stage, None) when a stage starts and (stage, result) when it ends.
 Progress = Callable[[str, StageResult | None], None]
 
 
 class ReleaseError(KeelsonError):
-    """The release was refused (dirty tree, unpinned images) or stopped at a stage."""
+    """The release was refused (dirty tree) or stopped at a stage."""
 
 
 @dataclass
@@ -168,6 +168,7 @@ class _Release:
     progress: Progress | None
     objects: list[Object] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
+    index: dict[str, Any] = field(default_factory=dict)  # the repository's, read once under its lock
     target: kube.Target | None = None  # with --deploy
 
     @contextmanager
@@ -227,9 +228,9 @@ class _Release:
                     f"change(s), first: {commit.dirty[0].strip()} (commit or stash them)"
                 )
 
-    def lint(self) -> None:
+    def lint(self, user: dict[str, Any]) -> None:
         with self.stage("lint") as detail:
-            results = linting.run([self.env], self.prj)
+            results = linting.run([self.env], self.prj, user_values={self.env: user})
             found = [finding for result in results for finding in result.findings]
             detail.append(", ".join(f"{result.stage} {result.seconds:.1f}s" for result in results))
             if found:
@@ -243,7 +244,7 @@ class _Release:
             for result in partial.stages:
                 self.add(result)
             reported = len(partial.stages)
-            self.lint()
+            self.lint(partial.user)
 
         checked = checking.check(self.env, self.overlays, self.prj, after_schema=lint_after_schema)
         for result in checked.stages[reported:]:
@@ -252,21 +253,15 @@ class _Release:
             raise _Stop
         self.objects = checked.objects
         self.user = checked.user
-        with self.stage("images") as detail:
-            found = package.images(self.objects)
-            strict = self.env in STRICT_ENVS
-            bad = package.unpinned(found) if strict else []
-            detail.append(f"{len(found)} image(s)" + (", all pinned" if strict else ""))
-            if bad:
-                more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-                raise ReleaseError(
-                    f"{self.env}: image {bad[0]} is not pinned by a semantic version or a sha256 digest{more}"
-                )
 
     def diff(self) -> None:
         report = self.report
         with self.stage("diff") as detail:
-            side = sources.render_last(self.env, self.prj, self.repo, self.dist)
+            # Read once, holding the repository lock: the diff, package and publish stages share it.
+            self.index = repository.load_index(self.repo)
+            side = against.render_last(
+                self.env, self.prj, self.repo, self.dist, index=self.index, held=[self.repo]
+            )
             if side is None:
                 report.first_release = True
                 detail.append(f"first release of {self.env}: {len(self.objects)} objects")
@@ -288,7 +283,7 @@ class _Release:
                 stage.path / "packages",
                 objects=self.objects,
                 user_values=self.user,
-                repo_dir=self.repo,
+                index=self.index,
                 sign=sign,
                 values_files=values_files(self.env, self.overlays, self.prj),
             )
@@ -310,7 +305,7 @@ class _Release:
         assert report.packaged is not None
         with self.stage("publish") as detail:
             report.plan = plan = publish.prepare(
-                report.packaged, self.repo, stage.area(self.repo), now=publish.now()
+                report.packaged, self.repo, self.index, stage.area(self.repo), now=publish.now()
             )
             added = ", ".join(f"{d.name} {d.version}" for d in plan.added) or "nothing new"
             index = "updated" if plan.index_changed else "unchanged"
@@ -362,7 +357,7 @@ class _Release:
             moves = [
                 *publish.moves(report.plan),
                 (report.packaged.folder, self.dist / "packages" / self.env),
-                (staged_record, sources.record_path(self.prj, self.env, self.dist)),
+                (staged_record, against.record_path(self.prj, self.env, self.dist)),
             ]
             try:
                 stage.commit(moves, locks=[self.repo])
@@ -402,19 +397,18 @@ def run(
             steps.prerequisites()
         steps.preflight()
         steps.check()  # values and schema, then lint, then the rest of the check
-        steps.diff()
-        with Staging(dist) as stage:
-            steps.package(stage, sign)
-            with repository.lock(steps.repo):
-                try:
-                    steps.publish(stage, dry_run=dry_run, oci=oci, plain_http=plain_http)
-                    if dry_run:
-                        return report
-                    if deploy:
-                        steps.deploy(timeout)
-                    steps.write(stage)
-                finally:
-                    stage.drop_areas()  # before the lock goes: a repository it made is removed if empty
+        with Staging(dist) as stage, repository.lock(steps.repo):
+            try:
+                steps.diff()
+                steps.package(stage, sign)
+                steps.publish(stage, dry_run=dry_run, oci=oci, plain_http=plain_http)
+                if dry_run:
+                    return report
+                if deploy:
+                    steps.deploy(timeout)
+                steps.write(stage)
+            finally:
+                stage.drop_areas()  # before the lock goes: a repository it made is removed if empty
     except _Stop:
         pass
     return report

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 from keelson import helm
 from keelson.charts import Chart, build_order, load_chart
 from keelson.errors import RenderError, ValuesError
+from keelson.k8s import describe, manifest_documents, ref
 from keelson.project import KUBE_VERSIONS, NAMESPACE, RELEASE, Project, project
-from keelson.yamlio import dump_all, parse_all
+from keelson.yamlio import dump_all
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     from keelson.models import Object
 
@@ -144,6 +145,16 @@ def template_text(
     return output.decode()
 
 
+class Rendered(list[dict[str, Any]]):
+    """The objects helm rendered, in order, and ``sources``: per ``Kind/namespace/name``
+    (``k8s.ObjectRef.key``) the chart template that rendered it, from helm's ``# Source:`` comments
+    (``charts/app/templates/deployment.yaml``), so the gates point at the file to change."""
+
+    def __init__(self, objects: Iterable[Object] = (), sources: dict[str, str] | None = None) -> None:
+        super().__init__(objects)
+        self.sources: dict[str, str] = dict(sources or {})
+
+
 def render(
     values: dict[str, Any],
     *,
@@ -155,8 +166,9 @@ def render(
     api_versions: Sequence[str] = (),
     helm_binary: str = "helm",
     kube_context: str | None = None,
-) -> list[Object]:
-    """``helm template`` of the umbrella (or ``chart``) with ``values`` on stdin; the objects, in order.
+) -> Rendered:
+    """``helm template`` of the umbrella (or ``chart``) with ``values`` on stdin; the objects, in
+    order, with the template of each (``Rendered.sources``).
 
     ``values`` are the user-supplied values (values/<env>.yaml and overlays, nulls kept), the same
     as ``-f`` files would give helm: helm merges the chart defaults itself, exactly as at install.
@@ -177,16 +189,18 @@ def render(
         helm_binary=helm_binary,
         kube_context=kube_context,
     )
+    where = f"helm template {prj.display(chart)}"
+    rendered = Rendered()
     try:
-        documents = parse_all(output, f"helm template {prj.display(chart)}")
+        for document, source in manifest_documents(output, where):
+            if not isinstance(document, dict) or "kind" not in document:
+                raise RenderError(f"{where}: {source or '?'}: rendered a document that is not an object")
+            rendered.append(document)
+            if source:
+                rendered.sources[ref(document, namespace).key] = source
     except ValuesError as exc:
         raise RenderError(exc.message) from exc
-    for document in documents:
-        if not isinstance(document, dict) or "kind" not in document:
-            raise RenderError(
-                f"helm template {prj.display(chart)}: rendered a document that is not an object"
-            )
-    return documents
+    return rendered
 
 
 def file_name(obj: Object) -> str:
@@ -195,13 +209,6 @@ def file_name(obj: Object) -> str:
     parts = [obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", "")]
     stem = "-".join(str(part) for part in parts if part).lower()
     return re.sub(r"[^a-z0-9.-]", "_", stem) + ".yaml"
-
-
-def describe(obj: Object) -> str:
-    """``Deployment keelson/keelson-app-backend``, as findings name an object."""
-    meta = obj.get("metadata") or {}
-    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
-    return f"{obj.get('kind', '?')} {where}{meta.get('name', '?')}"
 
 
 def write_objects(objects: Sequence[Object], out_dir: Path) -> list[Path]:

@@ -20,7 +20,8 @@ from keelson.errors import KeelsonError, UsageError
 from keelson.project import ENVS, project
 
 if TYPE_CHECKING:
-    from keelson.models import CheckReport, Finding, StageResult
+    from keelson.check import CheckReport
+    from keelson.models import Finding, StageResult
 
 PRJ = project()
 # Pinned tools first, for the tasks and for every tool they start (ct calls helm and yamllint).

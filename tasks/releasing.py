@@ -10,14 +10,16 @@ from typing import TYPE_CHECKING
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from keelson import against as sides
+from keelson import check as checking
 from keelson import deploy as deploying
 from keelson import diff as diffing
-from keelson import immutable, kube, prerequisites, record, sources
+from keelson import immutable, kube, prerequisites, record
 from keelson import package as packaging
 from keelson import preflight as preflighting
 from keelson import publish as publishing
 from keelson import release as releasing
-from keelson.errors import UsageError
+from keelson.errors import KeelsonError, UsageError
 from keelson.models import Finding, StageResult
 from keelson.values import load as values_of
 from tasks.common import ENV_HELP, PRJ, color, fail, line, one_env, progress, user_errors
@@ -77,9 +79,9 @@ def diff(  # noqa: PLR0917 (invoke turns every parameter into a flag)
         raise UsageError("--against is required (an env, a git ref, a published version, last or cluster)")
     # Against the cluster, render what helm would install there: only the APIs it serves.
     target = kube.resolve(PRJ, kube_context) if against == "cluster" else None
-    objects, _ = sources.render_env(env, PRJ, values or [], kube_context=target.context if target else None)
-    side = sources.resolve(
-        against, env=env, prj=PRJ, repo_dir=Path(repo) if repo else None, overlays=values or [], target=target
+    objects, user = sides.render_env(env, PRJ, values or [], kube_context=target.context if target else None)
+    side = sides.resolve(
+        against, env=env, prj=PRJ, repo_dir=Path(repo) if repo else None, user_values=user, target=target
     )
     # An upgrade from that side (another env is not one) would be refused by the API server here.
     refused = immutable.changes(side.objects, objects) if side.kind != "env" else []
@@ -120,12 +122,18 @@ def package_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
 ) -> None:
     """Reproducible archives of every chart and the env's release record in dist/packages/<env>/."""
     start = time.perf_counter()
+    env, overlays, signing = one_env(env), values or [], _signing(sign, key, keyring, passphrase_file)
+    checked = checking.check(env, overlays, PRJ, until="render")
+    if not checked.ok:
+        raise packaging.PackageError(KeelsonError.from_findings(checked.findings).message)
     result = packaging.run(
-        one_env(env),
+        env,
         PRJ,
-        overlays=values or [],
+        objects=checked.objects,
+        user_values=checked.user,
+        values_files=record.values_files(env, overlays, PRJ),
         repo_dir=Path(repo) if repo else None,
-        sign=_signing(sign, key, keyring, passphrase_file),
+        sign=signing,
     )
     for archive, decision in zip(result.archives, result.decisions, strict=True):
         state = "new" if decision.action == "add" else "published"

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from keelson import rules
+from keelson import alerting
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -118,7 +118,7 @@ def rule_files(objects: list[Object]) -> dict[str, str]:
     """The rule files of the ConfigMaps Mimir's ruler mounts (not the PrometheusRule copy of the
     same groups), with each group's interval set to EVALUATION_INTERVAL."""
     files = {}
-    for item in rules.collect(objects).rule_files:
+    for item in alerting.collect(objects).rule_files:
         if not item.source.startswith("ConfigMap "):
             continue
         document = yaml.safe_load(item.text)
@@ -132,7 +132,7 @@ def alertmanager_config(objects: list[Object], root: Path, sink: Sink) -> str:
     """The rendered Alertmanager config with the Secret mount root moved under ``root``; every file a
     receiver reads (``*_file``) must lie in a Secret the StatefulSet mounts, and holds the sink URL
     ``<sink>/<Secret name>``."""
-    [configfile] = rules.collect(objects).alertmanager
+    [configfile] = alerting.collect(objects).alertmanager
     mounts = secret_mounts(objects)
     for path in _FILE_SETTING.findall(configfile.text):
         owner = [m for m in mounts if path.startswith(m + "/")]

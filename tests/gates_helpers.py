@@ -6,14 +6,14 @@ import copy
 import json
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keelson import gates
 from keelson.project import NAMESPACE, OPTIONAL_APIS, RELEASE, project
-from keelson.render import charts_lock, prepare_dependencies, render
+from keelson.render import Rendered, charts_lock, prepare_dependencies, render
 from keelson.values import load
 from keelson.yamlio import parse_all
 
@@ -28,9 +28,10 @@ class Release:
     env: str
     objects: list[Object]
     values: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)  # the render's template of each object
 
     def run(self) -> gates.GateReport:
-        return gates.run(self.env, self.objects, self.values)
+        return gates.run(self.env, self.objects, self.values, sources=self.sources)
 
     def get(self, kind: str, name: str) -> Object:
         for obj in self.objects:
@@ -48,7 +49,7 @@ class Release:
 
 
 @cache
-def _real(env: str) -> tuple[list[Object], dict[str, Any]]:
+def _real(env: str) -> tuple[Rendered, dict[str, Any]]:
     merged = load(env)
     return render(merged.user, api_versions=OPTIONAL_APIS), merged.merged
 
@@ -56,7 +57,7 @@ def _real(env: str) -> tuple[list[Object], dict[str, Any]]:
 def real(env: str) -> Release:
     """The render of values/<env>.yaml as `invoke check` makes it (with the optional APIs)."""
     objects, values = _real(env)
-    return Release(env, copy.deepcopy(objects), copy.deepcopy(values))
+    return Release(env, copy.deepcopy(list(objects)), copy.deepcopy(values), dict(objects.sources))
 
 
 def rendered_with(env: str, overlay: str, skip_schema: bool = False) -> Release:
@@ -70,7 +71,8 @@ def rendered_with(env: str, overlay: str, skip_schema: bool = False) -> Release:
         file.write_text(overlay, encoding="utf-8")
         merged = load(env, [file])
     if not skip_schema:
-        return Release(env, render(merged.user, api_versions=OPTIONAL_APIS), merged.merged)
+        rendered = render(merged.user, api_versions=OPTIONAL_APIS)
+        return Release(env, list(rendered), merged.merged, rendered.sources)
     prj = project()
     prepare_dependencies(prj)
     args = [

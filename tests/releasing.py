@@ -275,7 +275,7 @@ def skip_target_stages(monkeypatch: Any, cluster: str) -> None:
 
 def stub_lint(monkeypatch: Any) -> None:
     """Skip the linters (tests/test_lint.py covers them; the CLI release test runs them for real)."""
-    monkeypatch.setattr("keelson.release.linting.run", lambda envs, prj: [])
+    monkeypatch.setattr("keelson.release.linting.run", lambda envs, prj, **options: [])
 
 
 _TEMPLATES: dict[str, Path] = {}

@@ -30,7 +30,7 @@ import pytest
 import yaml
 from alerting_live import Series, Stack, alertmanager_config, backfill, rule_files, stacks, wait_for
 
-from keelson import rules
+from keelson import alerting
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -119,7 +119,7 @@ def live(
 
 
 def _route(objects: list[Object], alertname: str) -> dict[str, Any]:
-    [item] = rules.collect(objects).alertmanager
+    [item] = alerting.collect(objects).alertmanager
     config = yaml.safe_load(item.text)
     return next(r for r in config["route"]["routes"] if f'alertname="{alertname}"' in r.get("matchers", []))
 

@@ -19,12 +19,13 @@ import re
 import subprocess
 from typing import TYPE_CHECKING, Any
 
+import programs_support as programs
 import pytest
 import yaml
 from stack_support import alloy_block, ottl_by_signal
 from support import REPO
 
-from keelson import programs, values
+from keelson import values
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -218,6 +218,7 @@ def test_findings_name_their_template_or_values_file() -> None:
         "prod",
         release.objects,
         release.values,
+        sources=release.sources,
         values_source=lambda path: "values/prod.yaml" if path[:1] == ("app",) else "?",
     )
     sources = {finding.rule: finding.source for finding in report.findings}

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+import scanners_support as scanners
 from gates_helpers import real
 
 from keelson.errors import ToolError, ValuesError
-from keelson.gates import scanners
 from keelson.project import project
 from keelson.yamlio import dump_all
 

@@ -12,7 +12,7 @@ import yaml
 from support import REPO, find_object, invoke
 
 from keelson import immutable, prerequisites, values
-from keelson.gates.k8s import CLUSTER_SCOPED
+from keelson.k8s import CLUSTER_SCOPED
 from keelson.kube import Target
 from keelson.preflight import PreflightError, bind
 from keelson.prerequisites import Prerequisite

@@ -1,4 +1,4 @@
-"""The real programs accept the rendered configs, per environment (keelson/programs.py says how).
+"""The real programs accept the rendered configs, per environment (tests/programs_support.py says how).
 
 scripts/bootstrap always builds the programs (scripts/pins.txt, kind ``gosrc``), so a missing one
 is a failure that says to run it, never a skip. Each check is also shown rejecting a spoiled config,
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import programs_support as programs
 import pytest
 from support import FIXTURE_PROJECT
 
-from keelson import programs
 from keelson.errors import ToolError
 from keelson.project import project
 

@@ -28,12 +28,13 @@ from support import invoke, one_error_line, write
 
 from keelson import release
 from keelson.errors import KeelsonError
-from keelson.models import CheckReport, Finding, StageResult
+from keelson.models import Finding, StageResult
 
 if TYPE_CHECKING:
     import subprocess
     from pathlib import Path
 
+    from keelson.models import Object
     from keelson.project import Project
 
 STAGE_LINE = re.compile(r"^(\S+)\s+(dev|staging|prod)\s+(ok|FAIL)\s+(\d+\.\d\d)s")
@@ -53,7 +54,7 @@ def test_release_prod_publishes_a_repository_that_consumers_use(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     stages = [match.group(1) for line in done.stdout.splitlines() if (match := STAGE_LINE.match(line))]
-    expected = ["preflight", "values", "schema", "lint", "render", "kube", "gates", "images", "diff"]
+    expected = ["preflight", "values", "schema", "lint", "render", "kube", "gates", "diff"]
     expected += ["package", "publish", "write"]
     assert [stage for stage in stages if stage in expected] == expected
     assert all(" ok " in line for line in done.stdout.splitlines() if STAGE_LINE.match(line))
@@ -138,22 +139,60 @@ def test_prod_refuses_a_dirty_tree(tmp_path: Path) -> None:
     assert not (prj.root / "dist").exists()
 
 
-def test_prod_refuses_unpinned_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+BACKEND = "Deployment/keelson/keelson-app-backend"
+MOVING = "docker.io/keelson/backend:main"
+
+
+def render_a_moving_tag(monkeypatch: pytest.MonkeyPatch, *, archive_too: bool = False) -> None:
+    """The backend renders with a moving tag, as a chart whose schema let one through would: the
+    prod values schema refuses moving tags, so only the gates stand between it and a release."""
+    from keelson import helm, render  # noqa: PLC0415
+
+    def moving(rendered: list[Object]) -> list[Object]:
+        for obj in rendered:
+            if obj["kind"] == "Deployment" and obj["metadata"]["name"] == BACKEND.rsplit("/", 1)[1]:
+                obj["spec"]["template"]["spec"]["containers"][0]["image"] = MOVING
+        return rendered
+
+    real_render, real_archive = render.render, helm.render_archive
+    monkeypatch.setattr(render, "render", lambda *args, **kwargs: moving(real_render(*args, **kwargs)))
+    if archive_too:  # the packaged umbrella renders what the sources did
+        monkeypatch.setattr(
+            helm, "render_archive", lambda *args, **kwargs: moving(real_archive(*args, **kwargs))
+        )
+
+
+def test_prod_refuses_an_unpinned_image_by_gate_keel002(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     prj = git_project(tmp_path / "project")
     stub_lint(monkeypatch)
-    pod = {"containers": [{"name": "web", "image": "docker.io/keelson/web:main"}]}
-    obj = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {"template": {"spec": pod}},
-    }
-    checked = CheckReport("prod", [StageResult("gates", "prod", 0.0)], [obj])
-    monkeypatch.setattr("keelson.release.checking.check", lambda *args, **kwargs: checked)
+    render_a_moving_tag(monkeypatch)
     report = release.run("prod", prj=prj)
     assert report.failed is not None
-    assert report.failed.stage == "images"
-    assert "image docker.io/keelson/web:main is not pinned" in report.findings[0].message
+    assert report.failed.stage == "gates"
+    assert "images" not in [stage.stage for stage in report.stages]
+    lines = [str(finding) for finding in report.failed.findings]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("gates prod: KEEL002 Deployment keelson/keelson-app-backend: ")
+    assert 'image tag "main" is not a semantic version' in lines[0]
+    assert not (prj.root / "dist").exists()
+
+
+def test_a_waived_unpinned_image_releases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prj = git_project(tmp_path / "project")
+    stub_lint(monkeypatch)
+    render_a_moving_tag(monkeypatch, archive_too=True)
+    waiver = f"gates:\n  waive:\n    - rule: KEEL002\n      object: {BACKEND}\n      reason: canary build\n"
+    # outside the checkout: an untracked file would make the tree dirty, and prod refuse earlier
+    overlay = write(tmp_path / "waiver.yaml", waiver)
+    report = release.run("prod", prj=prj, overlays=[overlay], dry_run=True)
+    assert report.ok, [str(finding) for finding in report.findings]
+    gates = next(stage for stage in report.stages if stage.stage == "gates")
+    assert gates.detail.endswith(", 1 waived")
+    assert "images" not in [stage.stage for stage in report.stages]
+    assert report.packaged is not None
+    assert MOVING in report.packaged.record.images
     assert not (prj.root / "dist").exists()
 
 
@@ -182,7 +221,7 @@ def bump(prj: Project) -> None:
 
 def fail_lint(monkeypatch: pytest.MonkeyPatch, prj: Project) -> dict[str, Any]:
     failed = StageResult("helm lint", "prod", 0.1, (Finding("helm lint", "charts/app", "[ERROR] injected"),))
-    monkeypatch.setattr("keelson.release.linting.run", lambda envs, prj: [failed])
+    monkeypatch.setattr("keelson.release.linting.run", lambda envs, prj, **options: [failed])
     return {}
 
 
@@ -309,7 +348,7 @@ def test_a_bad_overlay_fails_before_lint_runs(
     prj = published_project(tmp_path_factory, tmp_path / "project")
     linted: list[object] = []
 
-    def lint(envs: object, prj: object) -> list[StageResult]:
+    def lint(envs: object, prj: object, **options: object) -> list[StageResult]:
         linted.append(envs)
         return []
 
@@ -406,3 +445,41 @@ def test_release_is_importable_as_an_api() -> None:
     assert release.STAGES.index("preflight") < release.STAGES.index("check") < release.STAGES.index("write")
     with pytest.raises(KeelsonError, match="not an environment"):
         release.run("qa")
+
+
+def test_one_release_loads_the_values_once_and_reads_the_index_once(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check's values go on to lint, package and record, and the index read for the diff
+    against the last release is the one package and publish decide against."""
+    from keelson import lint, repository, values  # noqa: PLC0415
+
+    prj = published_project(tmp_path_factory, tmp_path / "project")
+    values_loaded: list[str] = []
+    index_read: list[Path] = []
+    real_load, real_index = values.load, repository.load_index
+
+    def load(env: str, *args: Any, **kwargs: Any) -> values.MergedValues:
+        values_loaded.append(env)
+        return real_load(env, *args, **kwargs)
+
+    def load_index(repo_dir: Path) -> dict[str, Any]:
+        index_read.append(repo_dir)
+        return real_index(repo_dir)
+
+    monkeypatch.setattr("keelson.values.load", load)
+    monkeypatch.setattr("keelson.repository.load_index", load_index)
+    # helm lint is real (it takes the values); yamllint and ct lint read no values
+    monkeypatch.setattr(lint, "yamllint", lambda prj: [])
+    monkeypatch.setattr(lint, "ct_lint", lambda prj: [])
+    report = release.run("prod", prj=prj, dry_run=True)
+    assert report.ok, [str(finding) for finding in report.findings]
+    assert report.diff is not None  # against the last release, which the index names
+    assert report.plan is not None
+    assert [stage.stage for stage in report.stages if stage.stage in ("lint", "diff", "publish")] == [
+        "lint",
+        "diff",
+        "publish",
+    ]
+    assert values_loaded == ["prod"]
+    assert index_read == [prj.root / "dist" / "repo"]

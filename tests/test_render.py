@@ -87,6 +87,17 @@ def test_render_returns_objects_and_skips_empty_documents(fixture_project: Proje
     assert deployment["spec"]["replicas"] == 3
 
 
+def test_render_names_the_template_of_each_object(fixture_project: Project) -> None:
+    """From helm's # Source: comments, as charts/<chart>/... (the umbrella embeds its siblings)."""
+    objects = render.render({}, prj=fixture_project, namespace="elsewhere")
+    assert objects.sources == {
+        "ConfigMap/elsewhere/keelson-values": "charts/keelson/templates/configmap.yaml",
+        "Deployment/elsewhere/keelson-web": "charts/web/templates/deployment.yaml",
+    }
+    for path in objects.sources.values():
+        assert (fixture_project.root / path).is_file(), path
+
+
 def test_optional_apis_render_only_when_present(fixture_project: Project) -> None:
     user = values.load("dev", [], fixture_project).user
     without = render.render(user, prj=fixture_project)

@@ -12,25 +12,62 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 from support import REPO, find_object
 
-from keelson import rules, values, valuesschema
-from keelson.project import ENVS, OPTIONAL_APIS, project
+from keelson import alerting, values, valuesschema
+from keelson.errors import ToolError
+from keelson.project import ENVS, OPTIONAL_APIS, Project, project
 from keelson.render import render
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from pathlib import Path
+    from collections.abc import Callable, Iterable, Sequence
 
+    from keelson.alerting import ConfigFile
     from keelson.models import Object
 
     Rendered = Callable[[str], list[Object]]
 UNIT_TESTS = sorted((REPO / "tests" / "rules").glob("*.yaml"))
 SECRETS = "/etc/mimir/secrets"
+
+
+def promtool_unit_test(
+    test_files: Sequence[Path], rule_files: Iterable[ConfigFile], prj: Project | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``promtool test rules`` over unit-test files next to the rendered rule files.
+
+    promtool resolves a test's ``rule_files`` relative to the test file, so both go to one scratch
+    folder: a test names a rule file by its ConfigMap key (``keelson-app.yaml``).
+    """
+    prj = prj or project()
+    promtool = str(prj.tool("promtool"))
+    with tempfile.TemporaryDirectory(prefix="keelson-rule-tests-") as scratch:
+        for item in rule_files:
+            (Path(scratch) / item.name).write_text(item.text, encoding="utf-8")
+        names = []
+        for test in test_files:
+            target = Path(scratch) / f"test-{test.name}"
+            target.write_text(test.read_text(encoding="utf-8"), encoding="utf-8")
+            names.append(target.name)
+        try:
+            return subprocess.run(
+                [promtool, "test", "rules", *names],
+                cwd=scratch,
+                capture_output=True,
+                text=True,
+                timeout=alerting.TIMEOUT * 5,
+                check=False,
+            )
+        except OSError as exc:
+            raise ToolError(f"promtool could not run: {exc}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise ToolError(f"promtool test rules took longer than {alerting.TIMEOUT * 5}s") from exc
 
 
 def _am_config(objects: list[Object]) -> dict[str, Any]:
@@ -67,7 +104,7 @@ def _render_with(env: str, extra: dict[str, Any], apis: tuple[str, ...] = OPTION
 
 @pytest.mark.parametrize("env", ENVS)
 def test_promtool_and_amtool_pass_on_every_env(env: str, rendered: Rendered) -> None:
-    report = rules.check(rendered(env), env)
+    report = alerting.check(rendered(env), env)
     assert [str(finding) for finding in report.findings] == []
     names = {item.name for item in report.files.rule_files}
     assert {
@@ -84,7 +121,7 @@ def test_promtool_and_amtool_pass_on_every_env(env: str, rendered: Rendered) -> 
 @pytest.mark.parametrize("test_file", UNIT_TESTS, ids=lambda path: path.stem)
 def test_promtool_unit_tests(test_file: Path, rendered: Rendered) -> None:
     """tests/rules/<name>.yaml against prod's rendered rule files (the thresholds prod ships)."""
-    done = rules.unit_test([test_file], rules.collect(rendered("prod")).rule_files)
+    done = promtool_unit_test([test_file], alerting.collect(rendered("prod")).rule_files)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
 
@@ -114,7 +151,7 @@ def test_a_broken_rule_and_a_broken_route_are_findings(rendered: Rendered) -> No
     am["data"]["alertmanager.yaml"] = am["data"]["alertmanager.yaml"].replace(
         "receiver: slack-critical", "receiver: nowhere"
     )
-    findings = [str(finding) for finding in rules.check(objects, "dev").findings]
+    findings = [str(finding) for finding in alerting.check(objects, "dev").findings]
     assert len(findings) == 2, findings
     assert findings[0].startswith(
         "dev: ConfigMap keelson/keelson-alert-rules: keelson-app.yaml: promtool check rules:"

@@ -45,7 +45,7 @@ def run(prj_root: Path, args: Sequence[str], crash_at: int | None = None) -> sub
 INVOKE = str(REPO / ".venv" / "bin" / "invoke")
 # The release with lint, kubeconform and promtool skipped (tests/test_lint.py, test_kubeschema.py
 # and test_rules.py cover them): a minute of lint per kill point would make the sweep take an hour.
-# The values, schema, render, gates, images, diff, package (with its re-render of the archive),
+# The values, schema, render, gates, diff, package (with its re-render of the archive),
 # publish and the write stage are real.
 RELEASE = textwrap.dedent(
     """

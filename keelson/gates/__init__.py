@@ -21,8 +21,8 @@ from keelson.gates.engine import (
     rules,
     run,
 )
-from keelson.gates.k8s import ObjectRef, parse_manifest
 from keelson.gates.output import summary, table, to_json, to_sarif, write_json
+from keelson.k8s import ObjectRef, parse_manifest
 
 CONCERNS = (images, availability, security, network, secrets, ingress, labels, apis)
 

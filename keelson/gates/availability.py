@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 from keelson.gates.engine import Context, Hit, rule
-from keelson.gates.k8s import Workload, chart_of, selects, service_selects
+from keelson.k8s import Workload, chart_of, selects, service_selects
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from keelson import k8s
 from keelson.errors import KeelsonError
-from keelson.gates import k8s
 from keelson.gates.index import SELECTOR_PAIRS, SelectorIndex, by_kind
-from keelson.gates.k8s import ObjectRef, Workload
+from keelson.k8s import ObjectRef, Workload
 from keelson.models import Finding, KeyPath, Object
 from keelson.secretscan import quiet
 
@@ -296,15 +296,14 @@ def run(
 ) -> GateReport:
     """Every rule that applies to ``env`` over the rendered ``objects`` and the merged ``values``.
 
-    ``sources`` maps ``Kind/namespace/name`` to the chart template that rendered it (from the
-    ``# Source:`` comments, see :func:`keelson.gates.k8s.parse_manifest`); without it the template
-    is guessed from the chart label and the one-kind-per-file convention. ``values_source`` names
-    the values file that set a key path (``MergedValues.source_of``).
+    ``sources`` maps ``Kind/namespace/name`` to the chart template that rendered it, from helm's
+    ``# Source:`` comments (``render.render(...).sources``, :func:`keelson.k8s.parse_manifest`); an
+    object it does not name has no source. ``values_source`` names the values file that set a key
+    path (``MergedValues.source_of``).
     """
     if env not in ALL_ENVS:
         raise GateError(f'gates: "{env}" is not an environment (allowed: {", ".join(ALL_ENVS)})')
     ctx = Context(env, objects, values, default_namespace)
-    by_key = {k8s.ref(obj, default_namespace).key: obj for obj in ctx.objects}
     applied = [item for item in rules() if item.applies_to(env)]
     waivers, problems = _waivers(values)
 
@@ -312,7 +311,7 @@ def run(
         if hit.subject.kind == "Values":
             source = values_source(k8s.split_path(hit.path)) if values_source else f"values/{env}.yaml"
         else:
-            source = (sources or {}).get(hit.subject.key) or k8s.template_of(by_key.get(hit.subject.key))
+            source = (sources or {}).get(hit.subject.key, "")
         return GateFinding(
             item.id,
             hit.severity or item.severity_for(env),
@@ -335,12 +334,13 @@ def run(
         else:
             used.add(waiver.index)
             report.waived.append(_with_reason(found, waiver.reason))
+    keys = [*(ctx.ref(obj).key for obj in ctx.objects), "Values"]  # what a waiver may name
     for waiver in waivers:
         if waiver.index in used:
             continue
         if not get_rule(waiver.rule).applies_to(env):
             continue
-        matches = any(fnmatch.fnmatchcase(key, waiver.pattern) for key in [*by_key, "Values"])
+        matches = any(fnmatch.fnmatchcase(key, waiver.pattern) for key in keys)
         why = "covers no finding (remove it)" if matches else "matches no rendered object"
         report.findings.append(
             finding(

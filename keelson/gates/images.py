@@ -11,7 +11,7 @@ from keelson.gates.engine import WARNING, Context, Hit, rule
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from keelson.gates.k8s import Container, Workload
+    from keelson.k8s import Container, Workload
 
 SEMVER = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from keelson.gates.engine import Context, Hit, rule
-from keelson.gates.k8s import annotations_of
+from keelson.k8s import annotations_of
 
 if TYPE_CHECKING:
     from keelson.models import Object

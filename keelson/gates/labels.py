@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from keelson.gates.engine import ENV_NAMES, Context, Hit, rule
-from keelson.gates.k8s import chart_of, labels_of
+from keelson.k8s import chart_of, labels_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from keelson.gates.engine import Context, Hit, rule
-from keelson.gates.k8s import selects
+from keelson.k8s import selects
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

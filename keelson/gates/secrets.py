@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from keelson import secretscan
 from keelson.errors import KeelsonError
 from keelson.gates.engine import Context, Hit, rule
-from keelson.gates.k8s import ObjectRef, key_path
+from keelson.k8s import ObjectRef, key_path
 from keelson.yamlio import parse
 
 if TYPE_CHECKING:

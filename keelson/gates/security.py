@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from keelson.gates.engine import Context, Hit, rule
 
 if TYPE_CHECKING:
-    from keelson.gates.k8s import Container, Workload
+    from keelson.k8s import Container, Workload
 
 # Capabilities the restricted standard lets a container add back.
 ALLOWED_ADD = frozenset({"NET_BIND_SERVICE"})

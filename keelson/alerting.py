@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from keelson.errors import ToolError
+from keelson.k8s import describe
 from keelson.models import Finding
 from keelson.project import Project, project
 
@@ -45,11 +46,6 @@ class ConfigFile:
 class AlertingFiles:
     rule_files: tuple[ConfigFile, ...]
     alertmanager: tuple[ConfigFile, ...]
-
-
-def _ref(obj: Object) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name', '')}".replace(" /", " ")
 
 
 def _mimir_statefulsets(objects: Sequence[Object]) -> list[Object]:
@@ -103,7 +99,7 @@ def collect(objects: Sequence[Object]) -> AlertingFiles:
                 for key, text in sorted((cm.get("data") or {}).items()):
                     # A rule file keeps its key as its name (unit tests name it in rule_files).
                     file = _safe(key) if _safe(key) not in rules else _safe(f"{name}.{key}")
-                    item = ConfigFile(f"{_ref(cm)}: {key}", file, str(text))
+                    item = ConfigFile(f"{describe(cm)}: {key}", file, str(text))
                     if volume.get("name") == ALERTMANAGER_VOLUME:
                         alertmanager.append(item)
                     else:
@@ -112,7 +108,7 @@ def collect(objects: Sequence[Object]) -> AlertingFiles:
         if obj.get("kind") == "PrometheusRule":
             text = yaml.safe_dump({"groups": (obj.get("spec") or {}).get("groups") or []}, sort_keys=False)
             name = _safe(f"prometheusrule.{(obj.get('metadata') or {}).get('name', '')}.yaml")
-            rules[name] = ConfigFile(_ref(obj), name, text)
+            rules[name] = ConfigFile(describe(obj), name, text)
     return AlertingFiles(tuple(rules.values()), tuple(alertmanager))
 
 
@@ -191,36 +187,3 @@ def check(objects: Sequence[Object], env: str, prj: Project | None = None) -> Ru
     files = collect(objects)
     findings = check_rule_files(files.rule_files, env, prj) + check_alertmanager(files.alertmanager, env, prj)
     return RulesReport(files, tuple(findings))
-
-
-def unit_test(
-    test_files: Sequence[Path], rule_files: Iterable[ConfigFile], prj: Project | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``promtool test rules`` over unit-test files next to the rendered rule files.
-
-    promtool resolves a test's ``rule_files`` relative to the test file, so both go to one scratch
-    folder: a test names a rule file by its ConfigMap key (``keelson-app.yaml``).
-    """
-    prj = prj or project()
-    promtool = str(prj.tool("promtool"))
-    with tempfile.TemporaryDirectory(prefix="keelson-rule-tests-") as scratch:
-        for item in rule_files:
-            (Path(scratch) / item.name).write_text(item.text, encoding="utf-8")
-        names = []
-        for test in test_files:
-            target = Path(scratch) / f"test-{test.name}"
-            target.write_text(test.read_text(encoding="utf-8"), encoding="utf-8")
-            names.append(target.name)
-        try:
-            return subprocess.run(
-                [promtool, "test", "rules", *names],
-                cwd=scratch,
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT * 5,
-                check=False,
-            )
-        except OSError as exc:
-            raise ToolError(f"promtool could not run: {exc}") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise ToolError(f"promtool test rules took longer than {TIMEOUT * 5}s") from exc

@@ -1,10 +1,10 @@
 """The two sides of a diff: what ``--against`` names, rendered to objects.
 
-    side = sources.resolve("staging", env="prod", prj=prj)      # another environment
-    side = sources.resolve("HEAD~1", env="prod", prj=prj)       # a git ref, from a temporary worktree
-    side = sources.resolve("0.1.0", env="prod", prj=prj)        # a published umbrella version
-    side = sources.resolve("last", env="prod", prj=prj)         # the env's last published release
-    side = sources.resolve("cluster", env="prod", prj=prj)      # helm get manifest (current context)
+    side = against.resolve("staging", env="prod", prj=prj)      # another environment
+    side = against.resolve("HEAD~1", env="prod", prj=prj)       # a git ref, from a temporary worktree
+    side = against.resolve("0.1.0", env="prod", prj=prj)        # a published umbrella version
+    side = against.resolve("last", env="prod", prj=prj)         # the env's last published release
+    side = against.resolve("cluster", env="prod", prj=prj)      # helm get manifest (current context)
 
 For ``cluster`` the other side must be rendered against that cluster
 (``render_env(env, prj, kube_context=target.context)``): the charts leave out what it does not serve
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from keelson.models import Object
 
 
-class SourceError(KeelsonError):
+class AgainstError(KeelsonError):
     """What ``--against`` names cannot be found or rendered."""
 
 
@@ -53,23 +53,18 @@ def render_env(
     env: str, prj: Project, overlays: Sequence[Path | str] = (), kube_context: str | None = None
 ) -> tuple[list[Object], dict[str, Any]]:
     """``env`` checked (values, values schema) and rendered (against ``kube_context``'s cluster when
-    given): the objects and the user values."""
+    given): the objects and the user values the check loaded."""
     report = check.check(env, overlays, prj, until="render", kube_context=kube_context)
     if not report.ok:
-        raise SourceError(KeelsonError.from_findings(report.findings).message)
-    user = _user_values(env, overlays, prj)
-    return report.objects, user
-
-
-def _user_values(env: str, overlays: Sequence[Path | str], prj: Project) -> dict[str, Any]:
-    return values.load(env, overlays, prj).user
+        raise AgainstError(KeelsonError.from_findings(report.findings).message)
+    return report.objects, report.user
 
 
 def render_ref(ref: str, env: str, prj: Project) -> Side:
     """``env`` as it was at ``ref``: that commit's charts/ and values/, this checkout's pinned tools."""
     sha = git.resolve(prj.root, ref)
     if sha is None:
-        raise SourceError(f'--against "{ref}": not a commit of {prj.root}')
+        raise AgainstError(f'--against "{ref}": not a commit of {prj.root}')
     with git.worktree(prj.root, sha) as tree:
         for link in (".tools", ".venv"):
             if (prj.root / link).exists() and not (tree / link).exists():
@@ -78,42 +73,65 @@ def render_ref(ref: str, env: str, prj: Project) -> Side:
     return Side(f"git {ref} ({sha[:7]})", "git", objects)
 
 
-def _archive(repo_dir: Path, name: str, version: str) -> Path:
-    index = repository.load_index(repo_dir)
+def _archive(repo_dir: Path, index: dict[str, Any], name: str, version: str) -> Path:
     entry = repository.find(index, name, version)
     if entry is None:
         published = ", ".join(str(e.get("version")) for e in repository.versions(index, name)) or "none"
-        raise SourceError(f"{repo_dir}: {name} {version} is not published (published: {published})")
+        raise AgainstError(f"{repo_dir}: {name} {version} is not published (published: {published})")
     urls = entry.get("urls") or []
     url = str(urls[0]) if urls else ""
     if not url or "://" in url:
-        raise SourceError(f"{repo_dir}: {name} {version}: only archives next to the index can be rendered")
+        raise AgainstError(f"{repo_dir}: {name} {version}: only archives next to the index can be rendered")
     archive = repo_dir / url
     if not archive.is_file():
-        raise SourceError(f"{repo_dir}: {name} {version}: {url} is in the index but not in the repository")
+        raise AgainstError(f"{repo_dir}: {name} {version}: {url} is in the index but not in the repository")
     return archive
 
 
-def render_version(version: str, env: str, prj: Project, repo_dir: Path, values: dict[str, Any]) -> Side:
-    """The published umbrella ``version`` rendered with ``values``."""
-    staging.recover(repo_dir)  # a write a crash interrupted is finished before the index is read
-    archive = _archive(repo_dir, UMBRELLA, version)
+def render_version(
+    version: str, prj: Project, repo_dir: Path, values: dict[str, Any], index: dict[str, Any] | None = None
+) -> Side:
+    """The published umbrella ``version`` rendered with ``values``.
+
+    ``index``: the repository's, when the caller read it (holding the repository lock, which
+    recovered the repository first); otherwise it is read here once a crashed write is finished.
+    """
+    if index is None:
+        staging.recover(repo_dir)  # a write a crash interrupted is finished before the index is read
+        index = repository.load_index(repo_dir)
+    archive = _archive(repo_dir, index, UMBRELLA, version)
     objects = helm.render_archive(prj, archive, values, api_versions=OPTIONAL_APIS)
     return Side(f"{UMBRELLA} {version}", "version", objects)
 
 
-def last_record(prj: Project, env: str, dist: Path | None = None) -> ReleaseRecord | None:
-    staging.recover(dist or dist_dir(prj))  # the record as the last write left it, finished if it crashed
+def last_record(
+    prj: Project, env: str, dist: Path | None = None, held: Sequence[Path] = ()
+) -> ReleaseRecord | None:
+    """The env's last release record, as the last write left it (finished if it crashed; ``held``:
+    the locks the caller holds, see ``staging.recover``)."""
+    staging.recover(dist or dist_dir(prj), held=held)
     path = record_path(prj, env, dist)
     return read_record(path) if path.is_file() else None
 
 
-def render_last(env: str, prj: Project, repo_dir: Path, dist: Path | None = None) -> Side | None:
-    """The env's last published release: its archive with the values it was released with."""
-    rec = last_record(prj, env, dist)
+def render_last(
+    env: str,
+    prj: Project,
+    repo_dir: Path,
+    dist: Path | None = None,
+    *,
+    index: dict[str, Any] | None = None,
+    held: Sequence[Path] = (),
+) -> Side | None:
+    """The env's last published release: its archive with the values it was released with.
+
+    ``index``: the repository's, when the caller read it; ``held``: the locks the caller holds (a
+    release holds the repository's).
+    """
+    rec = last_record(prj, env, dist, held=held)
     if rec is None:
         return None
-    side = render_version(rec.version, env, prj, repo_dir, rec.values)
+    side = render_version(rec.version, prj, repo_dir, rec.values, index)
     return Side(f"last {env} release ({rec.chart} {rec.version}, {rec.git_sha[:7]})", "last", side.objects)
 
 
@@ -124,12 +142,12 @@ def cluster(prj: Project, target: kube.Target, binary: str = "helm") -> Side:
         output = helm.call(
             f"helm get manifest {target.release}",
             lambda: command.run(["get", "manifest", target.release, "--namespace", target.namespace]),
-            SourceError,
+            AgainstError,
         )
-    except SourceError as exc:
+    except AgainstError as exc:
         if "not found" in exc.message:
             where = f"namespace {target.namespace} of {target.describe()}"
-            raise SourceError(f"--against cluster: no release {target.release} in {where}") from exc
+            raise AgainstError(f"--against cluster: no release {target.release} in {where}") from exc
         raise
     objects = [doc for doc in parse_all(bytes(output).decode(), "helm get manifest") if isinstance(doc, dict)]
     return Side(f"cluster ({target.release} in {target.namespace}, {target.context})", "cluster", objects)
@@ -141,12 +159,24 @@ def resolve(
     env: str,
     prj: Project,
     repo_dir: Path | None = None,
-    overlays: Sequence[Path | str] = (),
+    user_values: dict[str, Any] | None = None,
     target: kube.Target | None = None,
 ) -> Side:
     """Whatever ``against`` names, rendered (see the module's docstring for the forms); ``cluster``
-    reads ``target`` (default: the current kube context)."""
+    reads ``target`` (default: the current kube context). A published version is rendered with
+    ``user_values`` (the env's, as its check loaded them; default values/<env>.yaml)."""
     repo = repo_dir or default_repo(prj)
+    read: list[dict[str, Any]] = []
+
+    def index() -> dict[str, Any]:
+        """The repository's index, read once, after finishing a write a crash interrupted (its
+        journal sits in dist/ and may move a new index into the repository)."""
+        if not read:
+            staging.recover(dist_dir(prj))
+            staging.recover(repo)
+            read.append(repository.load_index(repo))
+        return read[0]
+
     kind, _, rest = against.partition(":")
     if rest and kind in ("git", "version"):
         against = rest
@@ -154,12 +184,12 @@ def resolve(
         kind = "env"
     elif against in ("cluster", "last"):
         kind = against
-    elif repository.find(repository.load_index(repo), UMBRELLA, against) is not None:
+    elif repository.find(index(), UMBRELLA, against) is not None:
         kind = "version"
     elif git.resolve(prj.root, against) is not None:
         kind = "git"
     else:
-        raise SourceError(
+        raise AgainstError(
             f'--against "{against}": not an environment ({", ".join(ENVS)}), "cluster", "last", '
             f"a version published in {repo} or a git ref"
         )
@@ -170,9 +200,10 @@ def resolve(
     if kind == "git":
         return render_ref(against, env, prj)
     if kind == "version":
-        return render_version(against, env, prj, repo, _user_values(env, overlays, prj))
-    side = render_last(env, prj, repo)
+        user = user_values if user_values is not None else values.load(env, (), prj).user
+        return render_version(against, prj, repo, user, index())
+    side = render_last(env, prj, repo, index=index())
     if side is None:
         missing = record_path(prj, env)
-        raise SourceError(f"--against last: {env} has no published release yet ({missing} is missing)")
+        raise AgainstError(f"--against last: {env} has no published release yet ({missing} is missing)")
     return side

@@ -1,4 +1,7 @@
-"""Reading rendered Kubernetes objects: names, pod templates, containers, selectors, template files."""
+"""Kubernetes objects as every stage reads them: identity (kind, namespace, name; which kinds are
+cluster-scoped), helm's manifest with its ``# Source:`` comments, pod templates and their
+containers (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod), images, label
+selectors, and key paths inside an object."""
 
 from __future__ import annotations
 
@@ -10,10 +13,7 @@ from typing import TYPE_CHECKING, Any
 from keelson.yamlio import parse
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from keelson.models import KeyPath, Object
-from keelson.project import project
 
 # Kinds without a namespace; anything else is namespaced (default: the release namespace).
 CLUSTER_SCOPED = frozenset(
@@ -72,6 +72,13 @@ def ref(obj: Object, default_namespace: str) -> ObjectRef:
     return ObjectRef(kind, namespace, str(meta.get("name", "?")))
 
 
+def describe(obj: Object) -> str:
+    """``Deployment keelson/keelson-app-backend``, as findings name an object (its namespace as written)."""
+    meta = obj.get("metadata") or {}
+    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    return f"{obj.get('kind', '?')} {where}{meta.get('name', '?')}"
+
+
 def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
     meta = obj.get("metadata") or {}
     found = meta.get("labels") or {}
@@ -92,17 +99,6 @@ def chart_of(obj: Object | None) -> str:
     return match.group("chart") if match else ""
 
 
-def template_of(obj: Object | None, root: Path | None = None) -> str:
-    """The template file that rendered ``obj``: one kind per file, named after it (docs/charts.md)."""
-    chart = chart_of(obj)
-    if not chart or obj is None:
-        return ""
-    path = f"charts/{chart}/templates/{str(obj.get('kind', '')).lower()}.yaml"
-    if root is None:
-        root = project().root
-    return path if (root / path).is_file() else ""
-
-
 def _chart_path(source: str) -> str:
     """``keelson/charts/app/templates/x.yaml`` -> ``charts/app/templates/x.yaml`` (charts/ holds siblings)."""
     parts = source.split("/")
@@ -110,18 +106,26 @@ def _chart_path(source: str) -> str:
     return "/".join(parts[inner[-1] :]) if inner else f"charts/{source}"
 
 
+def manifest_documents(text: str, where: str) -> Iterator[tuple[Any, str]]:
+    """Each document of ``helm template`` output, parsed, with the chart template its ``# Source:``
+    comment names (``charts/app/templates/deployment.yaml``; "" without one). Empty ones are left out."""
+    for chunk in re.split(r"(?m)^---\s*$", text):
+        source = re.search(r"(?m)^# Source: (\S+)\s*$", chunk)
+        document = parse(chunk, f"{where}: {source.group(1)}" if source else where)
+        if document is not None:
+            yield document, _chart_path(source.group(1)) if source else ""
+
+
 def parse_manifest(text: str, default_namespace: str) -> tuple[list[Object], dict[str, str]]:
     """``helm template`` output -> the objects and, per ``Kind/namespace/name``, its template file."""
     objects: list[Object] = []
     sources: dict[str, str] = {}
-    for chunk in re.split(r"(?m)^---\s*$", text):
-        source = re.search(r"(?m)^# Source: (\S+)\s*$", chunk)
-        document = parse(chunk, source.group(1) if source else "helm template")
+    for document, source in manifest_documents(text, "helm template"):
         if not isinstance(document, dict) or "kind" not in document:
             continue
         objects.append(document)
         if source:
-            sources[ref(document, default_namespace).key] = _chart_path(source.group(1))
+            sources[ref(document, default_namespace).key] = source
     return objects, sources
 
 
@@ -255,6 +259,19 @@ def workloads(objects: Sequence[Object], default_namespace: str) -> list[Workloa
             replicas = scaled if scaled is not None else int(declared if declared is not None else 1)
         found.append(Workload(obj, subject, meta, spec, path, replicas))
     return found
+
+
+def images(objects: Sequence[Object], default_namespace: str = "") -> list[str]:
+    """Every image reference of the workloads (containers, init and ephemeral containers), sorted;
+    the items of a ``List`` count."""
+    found = {
+        str(container["image"])
+        for workload in workloads(list(expand_lists(objects)), default_namespace)
+        for group in ("containers", "initContainers", "ephemeralContainers")
+        for container in workload.pod_spec.get(group) or []
+        if isinstance(container, Mapping) and container.get("image")
+    }
+    return sorted(found)
 
 
 def _expression_holds(expression: Mapping[str, Any], have: Mapping[str, str]) -> bool:
