@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from support import REPO, write
 
-from keelson import diff, render, sources, values
+from keelson import against, diff, render, values
 from keelson.errors import RenderError
 from keelson.project import ENVS, Project
 
@@ -117,8 +117,8 @@ def _changes(report: diff.DiffReport) -> dict[str, list[tuple[str, str, Any]]]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_render_is_unchanged_but_for_the_listed_fixes(repo: Project, env: str) -> None:
-    before = sources.render_ref(BEFORE, env, repo)
-    after, _ = sources.render_env(env, repo)
+    before = against.render_ref(BEFORE, env, repo)
+    after, _ = against.render_env(env, repo)
     report = diff.compare(before.objects, after, old=before.label, new="this checkout")
     assert report.added == []
     assert report.removed == []
