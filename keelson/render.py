@@ -121,11 +121,16 @@ def template_text(
     api_versions: Sequence[str] = (),
     helm_binary: str = "helm",
     kube_context: str | None = None,
+    prepare: bool = True,
 ) -> str:
-    """helm's output for :func:`render`, as text (tests/test_yamlio.py parses it both ways)."""
+    """helm's output for :func:`render`, as text (tests/test_yamlio.py parses it both ways).
+
+    ``prepare=False``: the caller prepared the dependencies already (once for several renders).
+    """
     prj = prj or project()
     chart = chart or prj.umbrella
-    prepare_dependencies(prj, helm_binary, build_order(load_chart(chart)))
+    if prepare:
+        prepare_dependencies(prj, helm_binary, build_order(load_chart(chart)))
     args = ["template", release, str(chart), "--namespace", namespace, "--values", "-"]
     if kube_context:
         args += ["--dry-run=server", "--kube-context", kube_context]
@@ -155,6 +160,7 @@ def render(
     api_versions: Sequence[str] = (),
     helm_binary: str = "helm",
     kube_context: str | None = None,
+    prepare: bool = True,
 ) -> list[Object]:
     """``helm template`` of the umbrella (or ``chart``) with ``values`` on stdin; the objects, in order.
 
@@ -176,6 +182,7 @@ def render(
         api_versions=api_versions,
         helm_binary=helm_binary,
         kube_context=kube_context,
+        prepare=prepare,
     )
     try:
         documents = parse_all(output, f"helm template {prj.display(chart)}")
