@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from keelson import alerting, configmodels, kubeschema, values, valuesschema
 from keelson import gates as gating
 from keelson import render as rendering
-from keelson.errors import KeelsonError, ToolError
-from keelson.models import Finding, StageResult
 from keelson.project import ENVS, KUBE_VERSIONS, OPTIONAL_APIS, Project, project
+from keelson.stages import Progress, Stages
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from keelson.gates import GateReport
-    from keelson.models import Object
+    from keelson.models import Finding, Object, StageResult
     from keelson.values import MergedValues
 
 STAGES = ("values", "schema", "render", "kube", "configs", "gates", "rules")
@@ -60,35 +58,16 @@ class CheckReport:
         return [finding for stage in self.stages for finding in stage.findings]
 
 
-@dataclass
-class _Stage:
-    findings: list[Finding] = field(default_factory=list)
-    detail: str = ""
-
-
-@contextmanager
-def _stage(report: CheckReport, name: str) -> Iterator[_Stage]:
-    stage = _Stage()
-    start = time.perf_counter()
-    try:
-        yield stage
-    except ToolError:
-        raise
-    except KeelsonError as exc:
-        stage.findings = [Finding("", "", exc.message)]
-    report.stages.append(
-        StageResult(name, report.env, time.perf_counter() - start, tuple(stage.findings), stage.detail)
-    )
-
-
 class Pipeline:
-    """One environment's check, in two steps: ``validate`` (values, schema) and ``finish`` (render
-    onwards), so that a release can stop at a values mistake before it lints.
+    """One environment's check, in steps: ``validate`` (values, schema), ``render``, then ``judge``
+    (kube onwards), so that a release can stop at a values mistake before it lints, and
+    ``check_all`` can check every env's render against the Kubernetes schemas at once.
 
     ``validate`` starts helm rendering in a thread as soon as the values are loaded, so helm works
     while Python checks the schema; a failing schema discards the render. The render assumes every
     optional API is served, so every object the charts can emit is checked; with ``kube_context``
-    it is rendered against that cluster instead (what it would get).
+    it is rendered against that cluster instead (what it would get). ``prepared``: the caller
+    built the chart dependencies already.
     """
 
     def __init__(
@@ -99,11 +78,14 @@ class Pipeline:
         *,
         versions: Sequence[str] = KUBE_VERSIONS,
         kube_context: str | None = None,
+        progress: Progress | None = None,
+        prepared: bool = False,
     ) -> None:
         self.prj = prj or project()
         self.env, self.overlays, self.versions = env, overlays, versions
-        self.kube_context = kube_context
+        self.kube_context, self.prepared = kube_context, prepared
         self.report = CheckReport(env)
+        self.stages = Stages(env, self.report.stages, progress)
         self.merged: values.MergedValues | None = None
         self._render: Future[tuple[rendering.Rendered, float]] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{env}")
@@ -111,67 +93,82 @@ class Pipeline:
     def _rendered(self, user: dict[str, Any]) -> tuple[rendering.Rendered, float]:
         start = time.perf_counter()
         objects = rendering.render(
-            user, prj=self.prj, api_versions=OPTIONAL_APIS, kube_context=self.kube_context
+            user,
+            prj=self.prj,
+            api_versions=OPTIONAL_APIS,
+            kube_context=self.kube_context,
+            prepare=not self.prepared,
         )
         return objects, time.perf_counter() - start
 
     def validate(self, until: str = "rules") -> bool:
-        report = self.report
-        with _stage(report, "values") as stage:
-            self.merged = report.values = values.load(self.env, self.overlays, self.prj)
-            stage.detail = f"{1 + len(self.overlays)} file(s) over the chart defaults"
-        merged = self.merged
-        if not report.ok or merged is None:
+        with self.stages.run("values") as stage:
+            self.merged = merged = values.load(self.env, self.overlays, self.prj)
+            self.report.values = merged
+            stage.detail.append(f"{1 + len(self.overlays)} file(s) over the chart defaults")
+        if not self.stages.ok or self.merged is None:
             return False
+        merged = self.merged
         if until != "schema":
             self._render = self._pool.submit(self._rendered, merged.user)
-        with _stage(report, "schema") as stage:
-            stage.findings = valuesschema.check(merged)
+        with self.stages.run("schema") as stage:
+            stage.findings += valuesschema.check(merged)
             schemas = sum(1 for _, chart in merged.charts if chart.schema_file.is_file())
-            stage.detail = f"{schemas} schema(s) over {len(merged.charts)} chart(s)"
-        return report.ok
+            stage.detail.append(f"{schemas} schema(s) over {len(merged.charts)} chart(s)")
+        return self.stages.ok
+
+    def render(self) -> bool:
+        if not self.stages.ok or self._render is None:
+            return False
+        with self.stages.run("render") as stage:
+            # The stage's own time is helm's, which ran while the schema was checked.
+            rendered, stage.seconds = self._render.result()
+            self.report.objects, self.report.sources = rendered, rendered.sources
+            stage.detail.append(f"{len(self.report.objects)} objects")
+        return self.stages.ok
+
+    def judge(self, until: str = "rules", kube: tuple[list[Finding], float] | None = None) -> CheckReport:
+        """kube, configs, gates and rules on the render; ``kube``: its findings and seconds, when
+        they were found for several envs at once."""
+        report, merged, stages = self.report, self.merged, self.stages
+        if not stages.ok or merged is None or until == "render":
+            return report
+        with stages.run("kube") as stage:
+            if kube is None:
+                stage.findings += kubeschema.validate(report.objects, self.env, self.versions, self.prj)
+            else:
+                stage.findings += kube[0]
+                stage.seconds = kube[1]
+            stage.detail.append(f"Kubernetes {', '.join(self.versions)}")
+        if not stages.ok or until == "kube":
+            return report
+        with stages.run("configs") as stage:
+            # The programs are AGPL-3.0 and never built here: their models judge the configs.
+            stage.findings += configmodels.check(report.objects, self.env)
+            stage.detail.append(configmodels.summary(report.objects))
+        if not stages.ok or until == "configs":
+            return report
+        with stages.run("gates") as stage:
+            report.gates = gated = gating.run(
+                self.env,
+                report.objects,
+                merged.merged,
+                sources=report.sources,
+                values_source=merged.source_of,
+            )
+            stage.findings += [found.to_finding(self.env) for found in gated.errors]
+            stage.detail.append(
+                f"{len(gated.rules)} rules, {len(gated.warnings)} warning(s), {len(gated.waived)} waived"
+            )
+        if not stages.ok or until == "gates":
+            return report
+        return check_rules(report, self.prj, stages)
 
     def finish(self, until: str = "rules") -> CheckReport:
-        report, merged = self.report, self.merged
         try:
-            if not report.ok or merged is None or self._render is None:
-                return report
-            with _stage(report, "render") as stage:
-                rendered, seconds = self._render.result()
-                report.objects, report.sources = rendered, rendered.sources
-                stage.detail = f"{len(report.objects)} objects"
-            if report.ok:
-                # The stage's own time is helm's, which ran while the schema was checked.
-                report.stages[-1] = replace(report.stages[-1], seconds=seconds)
-            if not report.ok or until == "render":
-                return report
-            with _stage(report, "kube") as stage:
-                stage.findings = kubeschema.validate(report.objects, self.env, self.versions, self.prj)
-                stage.detail = f"Kubernetes {', '.join(self.versions)}"
-            if not report.ok or until == "kube":
-                return report
-            with _stage(report, "configs") as stage:
-                # The programs are AGPL-3.0 and never built here: their models judge the configs.
-                stage.findings = configmodels.check(report.objects, self.env)
-                stage.detail = configmodels.summary(report.objects)
-            if not report.ok or until == "configs":
-                return report
-            with _stage(report, "gates") as stage:
-                report.gates = gating.run(
-                    self.env,
-                    report.objects,
-                    merged.merged,
-                    sources=report.sources,
-                    values_source=merged.source_of,
-                )
-                stage.findings = [found.to_finding(self.env) for found in report.gates.errors]
-                stage.detail = (
-                    f"{len(report.gates.rules)} rules, {len(report.gates.warnings)} warning(s), "
-                    f"{len(report.gates.waived)} waived"
-                )
-            if not report.ok or until == "gates":
-                return report
-            return check_rules(report, self.prj)
+            if self.render():
+                self.judge(until)
+            return self.report
         finally:
             self.close()
 
@@ -189,15 +186,17 @@ def check(
     until: str = "rules",
     kube_context: str | None = None,
     after_schema: Callable[[CheckReport], None] | None = None,
+    progress: Progress | None = None,
 ) -> CheckReport:
     """Run the stages for one environment, up to and including ``until`` (one of STAGES).
 
     ``after_schema`` runs once the fast stages (values, schema) passed, while helm renders: the
     release lints there, so a bad overlay fails in seconds rather than after a minute of lint.
+    ``progress`` hears each stage start and end (keelson.stages).
     """
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}")
-    pipeline = Pipeline(env, overlays, prj, versions=versions, kube_context=kube_context)
+    pipeline = Pipeline(env, overlays, prj, versions=versions, kube_context=kube_context, progress=progress)
     try:
         if pipeline.validate(until) and after_schema is not None:
             after_schema(pipeline.report)
@@ -206,17 +205,33 @@ def check(
         pipeline.close()
 
 
-def check_rules(report: CheckReport, prj: Project | None = None) -> CheckReport:
+def check_rules(report: CheckReport, prj: Project | None = None, stages: Stages | None = None) -> CheckReport:
     """The rules stage of a rendered report: promtool on the rule files, amtool on the Alertmanager config."""
-    with _stage(report, "rules") as stage:
+    with (stages or Stages(report.env, report.stages)).run("rules") as stage:
         checked = alerting.check(report.objects, report.env, prj or project())
-        stage.findings = list(checked.findings)
-        stage.detail = checked.detail
+        stage.findings += checked.findings
+        stage.detail.append(checked.detail)
     return report
 
 
 def check_all(overlays: Sequence[Path | str] = (), prj: Project | None = None) -> list[CheckReport]:
     """Every environment, concurrently: most of the work is helm, kubeconform, promtool and amtool
-    processes, which run side by side. The reports come back in ENVS order."""
-    with ThreadPoolExecutor(max_workers=len(ENVS), thread_name_prefix="check") as pool:
-        return list(pool.map(lambda env: check(env, overlays, prj), ENVS))
+    processes, which run side by side. The dependencies are prepared once for the three renders,
+    and one kubeconform per Kubernetes version checks every env's objects (each compiles its
+    schemas once), so each env's kube stage shows that shared run's time. The reports come back
+    in ENVS order."""
+    prj = prj or project()
+    rendering.prepare_dependencies(prj)
+    pipelines = [Pipeline(env, overlays, prj, prepared=True) for env in ENVS]
+    try:
+        with ThreadPoolExecutor(max_workers=len(ENVS), thread_name_prefix="check") as pool:
+            rendered = list(pool.map(lambda pipeline: pipeline.validate() and pipeline.render(), pipelines))
+            ready = [pipeline for pipeline, ok in zip(pipelines, rendered, strict=True) if ok]
+            start = time.perf_counter()
+            found = kubeschema.validate_envs({p.env: p.report.objects for p in ready}, KUBE_VERSIONS, prj)
+            seconds = time.perf_counter() - start
+            list(pool.map(lambda pipeline: pipeline.judge(kube=(found[pipeline.env], seconds)), ready))
+    finally:
+        for pipeline in pipelines:
+            pipeline.close()
+    return [pipeline.report for pipeline in pipelines]

@@ -21,7 +21,7 @@ from keelson.models import Finding, Object
 from keelson.project import KUBE_VERSIONS, Project, project
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 
 def schema_locations(prj: Project) -> list[str]:
@@ -95,24 +95,36 @@ def validate(
 
     Findings read ``prod (k8s 1.35.0): Deployment keelson/keelson-app-backend: /spec/replicas: ...``.
     """
+    return validate_envs({env: objects}, versions, prj)[env]
+
+
+def validate_envs(
+    renders: Mapping[str, Sequence[Object]],
+    versions: Sequence[str] = KUBE_VERSIONS,
+    prj: Project | None = None,
+) -> dict[str, list[Finding]]:
+    """Several envs' objects at once: one kubeconform per version reads them all, so each compiles
+    its schemas once rather than once per env (the versions run side by side)."""
     prj = prj or project()
     _require_schemas(prj, versions)
-    findings: list[Finding] = []
+    findings: dict[str, list[Finding]] = {env: [] for env in renders}
     with tempfile.TemporaryDirectory(prefix="keelson-kubeconform-") as tmp:
-        folder = Path(tmp)
         # One file per object, written once for every version: kubeconform reports file names but
         # not namespaces, and the file name leads back to the object. JSON, because it is a YAML
         # subset kubeconform reads as well, and writing it costs a fraction of dumping YAML.
-        by_file: dict[str, Object] = {}
-        for index, obj in enumerate(objects):
-            path = folder / f"{index:04d}.json"
-            path.write_text(json.dumps(obj), encoding="utf-8")
-            by_file[str(path)] = obj
+        by_file: dict[str, tuple[str, Object]] = {}
+        for number, (env, objects) in enumerate(renders.items()):
+            for index, obj in enumerate(objects):
+                path = Path(tmp) / f"{number}-{index:04d}.json"
+                path.write_text(json.dumps(obj), encoding="utf-8")
+                by_file[str(path)] = env, obj
         with ThreadPoolExecutor(max_workers=len(versions) or 1) as pool:
-            runs = list(pool.map(lambda version: (version, _run(prj, folder, version)), versions))
+            runs = list(pool.map(lambda version: (version, _run(prj, Path(tmp), version)), versions))
         for version, results in runs:
             for result in results:
-                known = by_file.get(str(result.get("filename")))
+                env, known = by_file.get(str(result.get("filename")), ("", None))
                 subject = describe(known) if known else f"{result.get('kind')} {result.get('name')}"
-                findings.append(Finding(f"{env} (k8s {version})", subject, _message(result)))
+                # A result that names no file of ours cannot be placed: every env hears of it.
+                for where in [env] if env else findings:
+                    findings[where].append(Finding(f"{where} (k8s {version})", subject, _message(result)))
     return findings

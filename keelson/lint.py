@@ -9,21 +9,24 @@ dependencies; ``run(..., real_ct=True)`` (``invoke lint --ct``) still runs it, t
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.metadata
 import json
 import os
 import re
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keelson import values
 from keelson.charts import all_charts
-from keelson.errors import KeelsonError, ToolError
+from keelson.memo import Memo, files_digest, program
 from keelson.models import Finding, StageResult
 from keelson.project import ENVS, KUBE_VERSIONS, Project, project
-from keelson.render import charts_lock, prepare_dependencies
+from keelson.render import charts_lock, prepare_dependencies, sources_digest
+from keelson.stages import Stages
 from keelson.yamlio import load_mapping
 
 if TYPE_CHECKING:
@@ -103,37 +106,62 @@ def parse_ct_lint(output: str) -> list[Finding]:
 
 
 def helm_lint(
-    prj: Project, envs: Sequence[str], user_values: Mapping[str, dict[str, Any]] | None = None
+    prj: Project,
+    envs: Sequence[str],
+    memo: Memo | None = None,
+    user_values: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[Finding]:
-    """helm lint of the umbrella with each env's values (``user_values[env]`` when the caller loaded
-    them, overlays included; else values/<env>.yaml), then of every chart alone."""
+    """The umbrella with each env's values (``user_values[env]`` when the caller loaded them,
+    overlays included; else values/<env>.yaml), then every chart alone with its defaults (each is
+    published on its own); a chart tree and values that linted clean before are not linted again."""
+    memo = memo or Memo(prj)
     helm = str(prj.tool("helm"))
+    lint_args = ["lint", "--strict", "--kube-version", KUBE_VERSIONS[0]]
+    tool = program(prj.tool("helm"))
     findings: list[Finding] = []
     charts = all_charts(prj.charts_dir)
     prepare_dependencies(prj, charts=charts)
+    # Per chart, its sources and its dependencies' (their archives in charts/ are built from them).
+    trees = {chart.path: sources_digest(chart, helm) for chart in charts}
     with tempfile.TemporaryDirectory(prefix="keelson-lint-") as tmp, charts_lock(prj, exclusive=False):
+        umbrella = trees[prj.umbrella.resolve()]
         for env in envs:
-            user = user_values[env] if user_values and env in user_values else values.load(env, (), prj).user
             values_file = Path(tmp) / f"{env}.json"
-            values_file.write_text(json.dumps(user), encoding="utf-8")
-            done = _run(
-                prj,
-                [
-                    helm,
-                    "lint",
-                    "--strict",
-                    "--kube-version",
-                    KUBE_VERSIONS[0],
-                    str(prj.umbrella),
-                    "--values",
-                    str(values_file),
-                ],
+            args = [helm, *lint_args, str(prj.umbrella), "--values", str(values_file)]
+            subject = f"{prj.display(prj.umbrella)} ({env})"
+            given = user_values.get(env) if user_values else None
+            # The values helm gets: the caller's stand for themselves; else they are made from the
+            # env's file alone, and its bytes stand for them.
+            values_key = (
+                hashlib.sha256(json.dumps(given, sort_keys=True).encode()).hexdigest()
+                if given is not None
+                else files_digest([prj.env_file(env)], prj.root)
             )
-            findings += _expect_clean(done, f"{prj.display(prj.umbrella)} ({env})")
+            findings += memo.lint(
+                f"helm-{prj.umbrella.name}-{env}",
+                [tool, *lint_args, umbrella, values_key],
+                functools.partial(_lint_env, prj, env, values_file, args, subject, given=given),
+            )
         for chart in charts:
-            done = _run(prj, [helm, "lint", "--strict", "--kube-version", KUBE_VERSIONS[0], str(chart.path)])
-            findings += _expect_clean(done, prj.display(chart.path))
+            args = [helm, *lint_args, str(chart.path)]
+            findings += memo.lint(
+                f"helm-{chart.path.name}",
+                [tool, *lint_args, trees[chart.path]],
+                functools.partial(_lint_one, prj, args, prj.display(chart.path)),
+            )
     return findings
+
+
+def _lint_env(
+    prj: Project, env: str, values_file: Path, args: list[str], subject: str, *, given: dict[str, Any] | None
+) -> list[Finding]:
+    user = given if given is not None else values.load(env, (), prj).user
+    values_file.write_text(json.dumps(user), encoding="utf-8")
+    return _lint_one(prj, args, subject)
+
+
+def _lint_one(prj: Project, args: list[str], subject: str) -> list[Finding]:
+    return _expect_clean(_run(prj, args), subject)
 
 
 def _expect_clean(done: subprocess.CompletedProcess[str], subject: str) -> list[Finding]:
@@ -143,7 +171,7 @@ def _expect_clean(done: subprocess.CompletedProcess[str], subject: str) -> list[
     return findings
 
 
-def yamllint(prj: Project) -> list[Finding]:
+def yamllint(prj: Project, memo: Memo | None = None) -> list[Finding]:
     targets = [
         *sorted(prj.charts_dir.glob("*/values.yaml")),
         prj.values_dir,
@@ -151,40 +179,50 @@ def yamllint(prj: Project) -> list[Finding]:
         prj.root / "ct",
         prj.root / ".yamllint.yaml",
     ]
-    args = [str(prj.tool("yamllint")), "--strict", "-f", "parsable", "-c", str(prj.root / ".yamllint.yaml")]
-    done = _run(prj, [*args, *(prj.display(t) for t in targets if t.exists())])
-    findings = []
-    for line in done.stdout.splitlines():
-        location, _, rest = line.partition(": ")
-        if rest:
-            findings.append(Finding("yamllint", location, rest.strip()))
-    if done.returncode != 0 and not findings:
-        findings = [Finding("yamllint", "", _one_line(done.stderr.splitlines()[-1:]))]
-    return findings
+    config = prj.root / ".yamllint.yaml"
+    tool = prj.tool("yamllint")
+
+    def lint() -> list[Finding]:
+        args = [str(tool), "--strict", "-f", "parsable", "-c", str(config)]
+        done = _run(prj, [*args, *(prj.display(t) for t in targets if t.exists())])
+        findings = []
+        for line in done.stdout.splitlines():
+            location, _, rest = line.partition(": ")
+            if rest:
+                findings.append(Finding("yamllint", location, rest.strip()))
+        if done.returncode != 0 and not findings:
+            findings = [Finding("yamllint", "", _one_line(done.stderr.splitlines()[-1:]))]
+        return findings
+
+    inputs = [program(tool), "--strict", files_digest([config, *targets], prj.root)]
+    return (memo or Memo(prj)).lint("yamllint", inputs, lint)
 
 
-def ct_lint(prj: Project) -> list[Finding]:
+def ct_lint(prj: Project, memo: Memo | None = None) -> list[Finding]:
     """ct lint's own checks, per ct.yaml: the Chart.yaml schema (Yamale) and its yamllint rules."""
     config = load_mapping(prj.root / "ct.yaml", "ct.yaml")
-    findings = [
-        Finding("ct lint", f"ct.yaml: {key}", f"true is not supported offline ({why}; allowed: false)")
-        for key, why in _OFFLINE_ONLY.items()
-        if config.get(key) is True
-    ]
+    schema = prj.root / str(config.get("chart-yaml-schema", "ct/chart_schema.yaml"))
+    rules = prj.root / str(config.get("lint-conf", "ct/lintconf.yaml"))
     charts = sorted(path.parent for path in prj.charts_dir.glob("*/Chart.yaml"))
-    if config.get("validate-chart-schema", True):
-        findings += _chart_schema(
-            prj, prj.root / str(config.get("chart-yaml-schema", "ct/chart_schema.yaml")), charts
-        )
-    if config.get("validate-yaml", True):
-        files = [
-            path
-            for chart in charts
-            for path in (chart / "Chart.yaml", chart / "values.yaml")
-            if path.is_file()
+    files = [
+        path for chart in charts for path in (chart / "Chart.yaml", chart / "values.yaml") if path.is_file()
+    ]
+
+    def lint() -> list[Finding]:
+        findings = [
+            Finding("ct lint", f"ct.yaml: {key}", f"true is not supported offline ({why}; allowed: false)")
+            for key, why in _OFFLINE_ONLY.items()
+            if config.get(key) is True
         ]
-        findings += _ct_yamllint(prj, prj.root / str(config.get("lint-conf", "ct/lintconf.yaml")), files)
-    return findings
+        if config.get("validate-chart-schema", True):
+            findings += _chart_schema(prj, schema, charts)
+        if config.get("validate-yaml", True):
+            findings += _ct_yamllint(prj, rules, files)
+        return findings
+
+    tools = [program(prj.tool("yamllint")), f"yamale {importlib.metadata.version('yamale')}"]
+    read = files_digest([prj.root / "ct.yaml", schema, rules, *files], prj.root)
+    return (memo or Memo(prj)).lint("ct-lint", [*tools, read], lint)
 
 
 def _chart_schema(prj: Project, schema_file: Path, charts: Sequence[Path]) -> list[Finding]:
@@ -242,24 +280,20 @@ def run(
     user_values: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[StageResult]:
     """Every linter in turn; each result holds its findings (none means clean). ``user_values``:
-    per env, the values a release checked (so lint sees its overlays and nothing loads them again)."""
+    per env, the values a release checked (so lint sees its overlays and nothing loads them again).
+    A linter whose inputs are unchanged since it found nothing is not run again (keelson.memo)."""
     prj = prj or project()
-    steps: list[tuple[str, Callable[[], list[Finding]]]] = [
-        ("helm lint", lambda: helm_lint(prj, envs, user_values)),
-        ("yamllint", lambda: yamllint(prj)),
-        ("ct lint", lambda: ct_lint(prj)),
+    steps: list[tuple[str, Callable[[Memo], list[Finding]]]] = [
+        ("helm lint", lambda memo: helm_lint(prj, envs, memo, user_values)),
+        ("yamllint", lambda memo: yamllint(prj, memo)),
+        ("ct lint", lambda memo: ct_lint(prj, memo)),
     ]
     if real_ct:
-        steps.append(("ct", lambda: real_ct_lint(prj)))
-    results = []
+        steps.append(("ct", lambda memo: real_ct_lint(prj)))
+    stages = Stages("all" if tuple(envs) == ENVS else ",".join(envs))
     for name, step in steps:
-        start = time.perf_counter()
-        try:
-            findings = step()
-        except ToolError:
-            raise
-        except KeelsonError as exc:
-            findings = [Finding(name, "", exc.message)]
-        label = "all" if tuple(envs) == ENVS else ",".join(envs)
-        results.append(StageResult(name, label, time.perf_counter() - start, tuple(findings)))
-    return results
+        with stages.run(name) as stage:
+            memo = Memo(prj)
+            stage.findings += step(memo)
+            stage.detail.append(memo.summary())
+    return stages.results

@@ -48,12 +48,16 @@ class Finding:
     """One problem, printed as ``<where>: <subject>: <message>``.
 
     ``where`` is a file (``values/prod.yaml``) or a run (``prod (k8s 1.35.0)``); ``subject`` is a
-    key path or an object (``Deployment keelson/keelson-app-backend``).
+    key path or an object (``Deployment keelson/keelson-app-backend``). ``env`` and ``stage`` say
+    which stage found it: the stage runner (keelson.stages) sets them, and the stage's ok/FAIL line
+    shows them, so the finding's own line does not repeat them.
     """
 
     where: str
     subject: str
     message: str
+    env: str = ""
+    stage: str = ""
 
     def __str__(self) -> str:
         return quiet(": ".join(part for part in (self.where, self.subject, self.message) if part))

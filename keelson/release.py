@@ -18,10 +18,8 @@ refuses a dirty git tree; image pinning is the gates' (KEEL002, which honours wa
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from keelson import against, git, helm, immutable, kube, package, publish, repository, staging, values
@@ -30,10 +28,12 @@ from keelson import deploy as deploying
 from keelson import diff as diffing
 from keelson import lint as linting
 from keelson import preflight as preflighting
-from keelson.errors import FindingsError, KeelsonError, ToolError
-from keelson.models import Finding, StageResult
+from keelson.errors import FindingsError, KeelsonError
+from keelson.models import Finding
 from keelson.project import OPTIONAL_APIS, Project, check_env, project
-from keelson.record import ReleaseRecord, values_files, write_record
+from keelson.record import values_files, write_record
+from keelson.releasereport import ReleaseReport
+from keelson.stages import Progress, Stage, Stages
 from keelson.staging import Staging, dist_dir
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
     from keelson.check import CheckReport
     from keelson.models import Object
+
+__all__ = ["STAGES", "STRICT_ENVS", "ReleaseError", "ReleaseReport", "run"]
 
 STAGES = (
     "target",  # --deploy: the env guard (the kube context's cluster is the env's), in seconds
@@ -57,100 +59,9 @@ STAGES = (
 )
 STRICT_ENVS = frozenset({"prod"})  # clean git tree required
 
-# Called with (stage, None) when a stage starts and (stage, result) when it ends.
-Progress = Callable[[str, StageResult | None], None]
-
 
 class ReleaseError(KeelsonError):
     """The release was refused (dirty tree) or stopped at a stage."""
-
-
-@dataclass
-class ReleaseReport:
-    env: str
-    dry_run: bool
-    stages: list[StageResult] = field(default_factory=list)
-    commit: git.Commit | None = None
-    diff: diffing.DiffReport | None = None
-    first_release: bool = False
-    packaged: package.PackageResult | None = None
-    plan: publish.PublishPlan | None = None
-    oci: list[publish.OciPush] = field(default_factory=list)
-    deployed: deploying.DeployResult | None = None
-    record: ReleaseRecord | None = None
-    written: list[str] = field(default_factory=list)  # paths moved into dist/, relative to the project
-    committed: bool = False  # the write failed past its commit point: the next run finishes it
-
-    @property
-    def ok(self) -> bool:
-        return all(stage.ok for stage in self.stages)
-
-    @property
-    def failed(self) -> StageResult | None:
-        return next((stage for stage in self.stages if not stage.ok), None)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [finding for stage in self.stages for finding in stage.findings]
-
-    def summary(self) -> list[str]:
-        if not self.ok:
-            failed = self.failed
-            state = "the next run completes the write" if self.committed else "dist/ is unchanged"
-            return [f"release {self.env}: stopped at {failed.stage if failed else '?'}; {state}"]
-        lines = []
-        if self.record is not None:
-            rec = self.record
-            lines.append(f"release {self.env}: {rec.chart} {rec.version} from {rec.git_sha[:12]}")
-            lines.append(f"  values {self.record.values_digest[:19]}, {len(self.record.images)} images")
-        if self.plan is not None:
-            added = ", ".join(f"{d.name} {d.version}" for d in self.plan.added) or "nothing new"
-            verb = "would add" if self.dry_run else "added"
-            unchanged = len(self.plan.unchanged)
-            lines.append(f"  repository {self.plan.repo_dir} {verb}: {added} ({unchanged} already published)")
-        lines += [f"  pushed {push.reference} {push.digest}".rstrip() for push in self.oci]
-        if self.deployed is not None:
-            d = self.deployed
-            lines.append(f"  deployed {d.release} revision {d.revision} ({d.status}) in {d.namespace}")
-        written = f"  wrote {len(self.written)} path(s) into dist/"
-        lines.append("  dry run: nothing written" if self.dry_run else written)
-        return lines
-
-    def to_json(self) -> dict[str, Any]:
-        failed = self.failed
-        return {
-            "env": self.env,
-            "ok": self.ok,
-            "dryRun": self.dry_run,
-            "failedStage": failed.stage if failed else None,
-            "error": failed.findings[0].message if failed and failed.findings else None,
-            "stages": [
-                {
-                    "stage": stage.stage,
-                    "ok": stage.ok,
-                    "seconds": round(stage.seconds, 3),
-                    "detail": stage.detail,
-                    "findings": [str(finding) for finding in stage.findings],
-                }
-                for stage in self.stages
-            ],
-            "commit": {"sha": self.commit.sha, "dirty": list(self.commit.dirty)} if self.commit else None,
-            "diff": diffing.to_json(self.diff) if self.diff else None,
-            "firstRelease": self.first_release,
-            "archives": [
-                {"name": a.name, "version": a.version, "file": a.file, "sha256": a.sha256, "action": d.action}
-                for a, d in zip(
-                    self.packaged.archives if self.packaged else (),
-                    self.plan.decisions if self.plan else (),
-                    strict=False,
-                )
-            ],
-            "oci": [asdict(push) for push in self.oci],
-            "deploy": self.deployed.to_json() if self.deployed else None,
-            "record": self.record.to_json() if self.record else None,
-            "written": self.written,
-            "summary": self.summary(),
-        }
 
 
 class _Stop(Exception):
@@ -165,63 +76,47 @@ class _Release:
     dist: Path
     repo: Path
     report: ReleaseReport
-    progress: Progress | None
+    stages: Stages
     objects: list[Object] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
     index: dict[str, Any] = field(default_factory=dict)  # the repository's, read once under its lock
     target: kube.Target | None = None  # with --deploy
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[list[str]]:
-        """Times the stage; a KeelsonError inside becomes its finding and stops the release."""
-        detail: list[str] = []
-        if self.progress:
-            self.progress(name, None)
-        start = time.perf_counter()
-        findings: tuple[Finding, ...] = ()
-        try:
-            yield detail
-        except ToolError:
-            raise
-        except FindingsError as exc:
-            findings = tuple(Finding(self.env, name, str(found)) for found in exc.findings)
-        except KeelsonError as exc:
-            findings = (Finding(self.env, name, exc.message),)
-        except OSError as exc:  # a full or read-only disk: one short line, not a listing
-            findings = (Finding(self.env, name, staging.describe(exc)),)
-        self.add(StageResult(name, self.env, time.perf_counter() - start, findings, " ".join(detail)))
-        if findings:
+    def stage(self, name: str) -> Iterator[Stage]:
+        """One stage of the runner; a failed stage stops the release."""
+        with self.stages.run(name) as stage:
+            try:
+                yield stage
+            except OSError as exc:  # a full or read-only disk: one short line, not a listing
+                raise KeelsonError(staging.describe(exc)) from exc
+        if not self.stages.ok:
             raise _Stop
-
-    def add(self, result: StageResult) -> None:
-        self.report.stages.append(result)
-        if self.progress:
-            self.progress(result.stage, result)
 
     def guard(self, kube_context: str | None) -> None:
         """The env guard, before anything else: a wrong cluster is refused in seconds, not after lint."""
-        with self.stage("target") as detail:
+        with self.stage("target") as stage:
             self.target = target = kube.resolve(self.prj, kube_context)
             cluster = preflighting.cluster_of(values.load(self.env, self.overlays, self.prj).merged)
             revisions = deploying.guard(self.prj, self.env, target, cluster_of_env=cluster)
             last = f"at revision {revisions[-1].revision}" if revisions else "not installed yet"
-            detail.append(f"{target.describe()}: {target.release} in {target.namespace} {last}")
+            stage.detail.append(f"{target.describe()}: {target.release} in {target.namespace} {last}")
 
     def prerequisites(self) -> None:
         """Everything the target must hold, and no upgrade Kubernetes would refuse, before helm runs."""
         assert self.target is not None
-        with self.stage("prerequisites") as detail:
+        with self.stage("prerequisites") as stage:
             found = preflighting.run(self.prj, self.env, target=self.target, overlays=self.overlays)
             checked = len(found.needs) - len(found.unchecked)
-            detail.append(f"{checked} prerequisites present, {len(found.objects)} objects to install")
+            stage.detail.append(f"{checked} prerequisites present, {len(found.objects)} objects to install")
             if found.problems:
                 raise FindingsError([Finding(self.target.context, "", line) for line in found.problems])
 
     def preflight(self) -> None:
-        with self.stage("preflight") as detail:
+        with self.stage("preflight") as stage:
             self.report.commit = commit = git.head(self.prj.root)
             state = "clean" if commit.clean else f"{len(commit.dirty)} uncommitted change(s)"
-            detail.append(f"commit {commit.sha[:12]}, {state}")
+            stage.detail.append(f"commit {commit.sha[:12]}, {state}")
             if self.env in STRICT_ENVS and not commit.clean:
                 raise ReleaseError(
                     f"{self.env} releases come from a clean git tree; {len(commit.dirty)} uncommitted "
@@ -229,12 +124,13 @@ class _Release:
                 )
 
     def lint(self, user: dict[str, Any]) -> None:
-        with self.stage("lint") as detail:
+        """Once, after the values and schema passed, while helm renders, with the values the check
+        loaded (overlays included); unchanged inputs that linted clean before are not linted again
+        (keelson.memo)."""
+        with self.stage("lint") as stage:
             results = linting.run([self.env], self.prj, user_values={self.env: user})
-            found = [finding for result in results for finding in result.findings]
-            detail.append(", ".join(f"{result.stage} {result.seconds:.1f}s" for result in results))
-            if found:
-                raise ReleaseError(KeelsonError.from_findings(found).message)
+            stage.findings += [finding for result in results for finding in result.findings]
+            stage.detail.append(", ".join(f"{result.stage} {result.seconds:.1f}s" for result in results))
 
     def check(self) -> None:
         reported = 0
@@ -242,13 +138,13 @@ class _Release:
         def lint_after_schema(partial: CheckReport) -> None:
             nonlocal reported
             for result in partial.stages:
-                self.add(result)
+                self.stages.add(result)
             reported = len(partial.stages)
             self.lint(partial.user)
 
         checked = checking.check(self.env, self.overlays, self.prj, after_schema=lint_after_schema)
         for result in checked.stages[reported:]:
-            self.add(result)
+            self.stages.add(result)
         if not checked.ok:
             raise _Stop
         self.objects = checked.objects
@@ -256,7 +152,7 @@ class _Release:
 
     def diff(self) -> None:
         report = self.report
-        with self.stage("diff") as detail:
+        with self.stage("diff") as stage:
             # Read once, holding the repository lock: the diff, package and publish stages share it.
             self.index = repository.load_index(self.repo)
             side = against.render_last(
@@ -264,23 +160,23 @@ class _Release:
             )
             if side is None:
                 report.first_release = True
-                detail.append(f"first release of {self.env}: {len(self.objects)} objects")
+                stage.detail.append(f"first release of {self.env}: {len(self.objects)} objects")
                 return
             sha = report.commit.sha[:7] if report.commit else "?"
             report.diff = diffing.compare(
                 side.objects, self.objects, old=side.label, new=f"{self.env} at {sha}"
             )
-            detail.append(f"against {side.label}: {report.diff.summary}")
+            stage.detail.append(f"against {side.label}: {report.diff.summary}")
             # A deploy compares with the live objects instead (prerequisites), which a migration changed.
             if self.target is None and (refused := immutable.changes(side.objects, self.objects)):
                 raise FindingsError([Finding(side.label, "", line) for line in refused])
 
-    def package(self, stage: Staging, sign: package.Signing | None) -> None:
-        with self.stage("package") as detail:
+    def package(self, staged: Staging, sign: package.Signing | None) -> None:
+        with self.stage("package") as stage:
             packaged = package.package(
                 self.env,
                 self.prj,
-                stage.path / "packages",
+                staged.path / "packages",
                 objects=self.objects,
                 user_values=self.user,
                 index=self.index,
@@ -295,34 +191,34 @@ class _Release:
             if drift.differs:
                 raise ReleaseError(f"{umbrella.name} renders unlike the sources: {drift.summary}")
             new = sum(1 for decision in packaged.decisions if decision.action == "add")
-            detail.append(
+            stage.detail.append(
                 f"{len(packaged.archives)} charts ({new} new), {umbrella.name} "
                 f"sha256 {packaged.umbrella.sha256[:12]}, renders the checked {len(rendered)} objects"
             )
 
-    def publish(self, stage: Staging, *, dry_run: bool, oci: str | None, plain_http: bool) -> None:
+    def publish(self, staged: Staging, *, dry_run: bool, oci: str | None, plain_http: bool) -> None:
         report = self.report
         assert report.packaged is not None
-        with self.stage("publish") as detail:
+        with self.stage("publish") as stage:
             report.plan = plan = publish.prepare(
-                report.packaged, self.repo, self.index, stage.area(self.repo), now=publish.now()
+                report.packaged, self.repo, self.index, staged.area(self.repo), now=publish.now()
             )
             added = ", ".join(f"{d.name} {d.version}" for d in plan.added) or "nothing new"
             index = "updated" if plan.index_changed else "unchanged"
-            detail.append(
+            stage.detail.append(
                 f"{self.prj.display(self.repo)} {'would add' if dry_run else 'adds'} {added}; index {index}"
             )
             if oci and not dry_run:
                 report.oci = publish.push_oci(self.prj, report.packaged, oci, plain_http=plain_http)
-                detail.append(f"; pushed {len(report.oci)} chart(s) to {oci}")
+                stage.detail.append(f"; pushed {len(report.oci)} chart(s) to {oci}")
             elif oci:
-                detail.append(f"; would push to {oci}")
+                stage.detail.append(f"; would push to {oci}")
 
     def deploy(self, timeout: str) -> None:
         report = self.report
         assert report.packaged is not None
         assert self.target is not None
-        with self.stage("deploy") as detail:
+        with self.stage("deploy") as stage:
             rec = report.packaged.record
             report.deployed = result = deploying.upgrade(
                 self.prj,
@@ -333,16 +229,16 @@ class _Release:
                 description=f"keelson {self.env} {rec.version} {rec.git_sha[:12]}",
                 timeout=timeout,
             )
-            detail.append(
+            stage.detail.append(
                 f"{result.action} {result.release} revision {result.revision} ({result.status}), "
                 f"{len(result.installed)} objects installed"
             )
 
-    def write(self, stage: Staging) -> None:
+    def write(self, staged: Staging) -> None:
         report = self.report
         assert report.packaged is not None
         assert report.plan is not None
-        with self.stage("write") as detail:
+        with self.stage("write") as stage:
             rec = replace(
                 report.packaged.record,
                 oci=tuple(push.reference for push in report.oci),
@@ -351,7 +247,7 @@ class _Release:
             if report.deployed is not None:
                 # What the cluster got (helm get manifest), not the render with every optional API.
                 rec = replace(rec, objects=len(report.deployed.installed))
-            staged_record = stage.path / "record.json"
+            staged_record = staged.path / "record.json"
             staging.crash_point()
             write_record(rec, staged_record)
             moves = [
@@ -360,13 +256,13 @@ class _Release:
                 (staged_record, against.record_path(self.prj, self.env, self.dist)),
             ]
             try:
-                stage.commit(moves, locks=[self.repo])
+                staged.commit(moves, locks=[self.repo])
             except staging.WriteError as exc:
                 report.committed = exc.committed
                 raise
             report.record = rec
             report.written = [self.prj.display(target) for _, target in moves]
-            detail.append(f"{len(moves)} path(s) into {self.prj.display(self.dist)}")
+            stage.detail.append(f"{len(moves)} path(s) into {self.prj.display(self.dist)}")
 
 
 def run(
@@ -390,25 +286,26 @@ def run(
     check_env(env)
     dist = dist or dist_dir(prj)
     report = ReleaseReport(env, dry_run)
-    steps = _Release(env, prj, overlays, dist, repo_dir or dist / "repo", report, progress)
+    stages = Stages(env, report.stages, progress)
+    steps = _Release(env, prj, overlays, dist, repo_dir or dist / "repo", report, stages)
     try:
         if deploy:
             steps.guard(kube_context)
             steps.prerequisites()
         steps.preflight()
         steps.check()  # values and schema, then lint, then the rest of the check
-        with Staging(dist) as stage, repository.lock(steps.repo):
+        with Staging(dist) as staged, repository.lock(steps.repo):
             try:
                 steps.diff()
-                steps.package(stage, sign)
-                steps.publish(stage, dry_run=dry_run, oci=oci, plain_http=plain_http)
+                steps.package(staged, sign)
+                steps.publish(staged, dry_run=dry_run, oci=oci, plain_http=plain_http)
                 if dry_run:
                     return report
                 if deploy:
                     steps.deploy(timeout)
-                steps.write(stage)
+                steps.write(staged)
             finally:
-                stage.drop_areas()  # before the lock goes: a repository it made is removed if empty
+                staged.drop_areas()  # before the lock goes: a repository it made is removed if empty
     except _Stop:
         pass
     return report

@@ -122,11 +122,16 @@ def template_text(
     api_versions: Sequence[str] = (),
     helm_binary: str = "helm",
     kube_context: str | None = None,
+    prepare: bool = True,
 ) -> str:
-    """helm's output for :func:`render`, as text (tests/test_yamlio.py parses it both ways)."""
+    """helm's output for :func:`render`, as text (tests/test_yamlio.py parses it both ways).
+
+    ``prepare=False``: the caller prepared the dependencies already (once for several renders).
+    """
     prj = prj or project()
     chart = chart or prj.umbrella
-    prepare_dependencies(prj, helm_binary, build_order(load_chart(chart)))
+    if prepare:
+        prepare_dependencies(prj, helm_binary, build_order(load_chart(chart)))
     args = ["template", release, str(chart), "--namespace", namespace, "--values", "-"]
     if kube_context:
         args += ["--dry-run=server", "--kube-context", kube_context]
@@ -166,6 +171,7 @@ def render(
     api_versions: Sequence[str] = (),
     helm_binary: str = "helm",
     kube_context: str | None = None,
+    prepare: bool = True,
 ) -> Rendered:
     """``helm template`` of the umbrella (or ``chart``) with ``values`` on stdin; the objects, in
     order, with the template of each (``Rendered.sources``).
@@ -188,6 +194,7 @@ def render(
         api_versions=api_versions,
         helm_binary=helm_binary,
         kube_context=kube_context,
+        prepare=prepare,
     )
     where = f"helm template {prj.display(chart)}"
     rendered = Rendered()

@@ -12,7 +12,8 @@ Cases:
   check    ``invoke check --env prod`` against a bare ``helm template`` of the same values
   all      ``invoke check --all`` against three bare ``helm template`` runs
   release  ``invoke release --env prod --dry-run`` against ``invoke check --env prod`` (needs a clean
-           git tree)
+           git tree); lint verdicts remembered from the warm-up run (keelson.memo)
+  release-cold  the same with ``build/lint/`` removed before each run: every linter runs
   diff     the diff of 1,000 and 10,000 objects read from files (scripts/bench_diff.py --files)
            against ``dyff between`` on the same files
   scale    ``invoke check --env prod`` with 10, 100 and 500 extra app components: the CPU per
@@ -155,6 +156,14 @@ def pairs(cases: list[str], root: Path, tmp: Path) -> list[Pair]:
             [[invoke, "check", "--env", "prod"]],
             "check --env prod",
         )
+    if "release-cold" in cases:
+        forget = ["rm", "-rf", str(root / "build" / "lint")]
+        add(
+            "release --dry-run, lint not remembered",
+            [forget, [invoke, "release", "--env", "prod", "--dry-run"]],
+            [[invoke, "check", "--env", "prod"]],
+            "check --env prod",
+        )
     if "diff" in cases:
         dyff = str(HERE / ".tools/bin/dyff")
         for size in DIFF_SIZES:
@@ -196,7 +205,9 @@ def _scale_lines(found: list[Pair]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of each side; the median is shown")
-    parser.add_argument("--cases", default="check,all,release,diff,scale", help="comma-separated cases")
+    parser.add_argument(
+        "--cases", default="check,all,release,release-cold,diff,scale", help="comma-separated cases"
+    )
     parser.add_argument("--warmup", type=int, default=1, help="uncounted runs of each side first (default 1)")
     parser.add_argument("--root", type=Path, default=HERE, help="the checkout to measure (default: this one)")
     args = parser.parse_args(argv)

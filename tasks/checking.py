@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json as jsonlib
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,10 +15,10 @@ from keelson import gates as gating
 from keelson import lint as linters
 from keelson import schemagen
 from keelson.errors import SchemaError, UsageError
-from keelson.models import StageResult
 from keelson.project import ENVS
 from keelson.render import write_objects
-from tasks.common import ENV_HELP, PRJ, fail, line, one_env, report_checks, user_errors
+from keelson.stages import line
+from tasks.common import ENV_HELP, PRJ, fail, one_env, report_checks, stage, user_errors
 
 if TYPE_CHECKING:
     from invoke.context import Context
@@ -59,11 +58,9 @@ def template(
     report = pipeline.check(env, values or [], PRJ, until="render")
     report_checks([report])
     folder = Path(out) if out else PRJ.build_dir / "manifests" / env
-    start = time.perf_counter()
-    written = write_objects(report.objects, folder)
-    print(
-        line(StageResult("write", env, time.perf_counter() - start, (), f"{len(written)} files in {folder}"))
-    )
+    with stage(env, "write") as step:
+        written = write_objects(report.objects, folder)
+        step.detail.append(f"{len(written)} files in {folder}")
 
 
 @task(iterable=["values"], help=ENV_HELP)
@@ -148,8 +145,8 @@ def gates_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     if json:
         print(jsonlib.dumps(gating.to_json(report), indent=2))
     else:
-        for stage in checked.stages:
-            print(line(stage))
+        for result in checked.stages:
+            print(line(result))
         print(gating.table(report))
     if sarif:
         gating.write_json(gating.to_sarif(report), Path(sarif))
@@ -199,7 +196,7 @@ def test(c: Context) -> None:
         "sizes": "comma-separated object counts to diff (default 1000,10000)",
         "ratios": "instead: Keelson's CPU against its floor or peer (helm template, dyff), as ratios",
         "repeat": "with --ratios: interleaved runs of each side; the median is shown (default 5)",
-        "cases": "with --ratios: comma-separated subset of check,all,release,diff,scale",
+        "cases": "with --ratios: comma-separated subset of check,all,release,release-cold,diff,scale",
         "secrets": "instead: recall and false positives of the secret detector, per kind",
     }
 )

@@ -10,6 +10,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import yaml
@@ -18,8 +19,11 @@ from invoke.exceptions import Exit
 from keelson import yamlio
 from keelson.errors import KeelsonError, UsageError
 from keelson.project import ENVS, project
+from keelson.stages import Stage, Stages, line
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from keelson.check import CheckReport
     from keelson.models import Finding, StageResult
 
@@ -54,11 +58,6 @@ def user_errors(func: F) -> F:
     return cast("F", wrapper)
 
 
-def line(stage: StageResult) -> str:
-    status = "ok" if stage.ok else "FAIL"
-    return f"{stage.stage:<9} {stage.env:<8} {status:<4} {stage.seconds:6.2f}s  {stage.detail}".rstrip()
-
-
 def fail(findings: Sequence[Finding]) -> None:
     """List every finding on stdout, then end with the first one as the error line."""
     for finding in findings[1:]:
@@ -68,8 +67,8 @@ def fail(findings: Sequence[Finding]) -> None:
 
 def report_checks(reports: Sequence[CheckReport]) -> None:
     for report in reports:
-        for stage in report.stages:
-            print(line(stage))
+        for result in report.stages:
+            print(line(result))
     failed = [finding for report in reports for finding in report.findings]
     if failed:
         fail(failed)
@@ -86,9 +85,19 @@ def color() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
-def progress(stage: str, result: StageResult | None) -> None:
+def progress(name: str, result: StageResult | None) -> None:
     if result is None:
         if sys.stdout.isatty():
-            print(f"{stage:<9} …", end="\r", flush=True)
+            print(f"{name:<9} …", end="\r", flush=True)
         return
     print(line(result), flush=True)
+
+
+@contextmanager
+def stage(env: str, name: str) -> Iterator[Stage]:
+    """One timed stage of a task (keelson.stages): its ok/FAIL line, and its findings the error."""
+    stages = Stages(env, progress=progress)
+    with stages.run(name) as current:
+        yield current
+    if not stages.ok:
+        fail(stages.results[-1].findings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json as jsonlib
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,9 +19,9 @@ from keelson import preflight as preflighting
 from keelson import publish as publishing
 from keelson import release as releasing
 from keelson.errors import KeelsonError, UsageError
-from keelson.models import Finding, StageResult
+from keelson.models import Finding
 from keelson.values import load as values_of
-from tasks.common import ENV_HELP, PRJ, color, fail, line, one_env, progress, user_errors
+from tasks.common import ENV_HELP, PRJ, color, fail, one_env, progress, stage, user_errors
 
 if TYPE_CHECKING:
     from invoke.context import Context
@@ -121,25 +120,28 @@ def package_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     passphrase_file: str | None = None,
 ) -> None:
     """Reproducible archives of every chart and the env's release record in dist/packages/<env>/."""
-    start = time.perf_counter()
-    env, overlays, signing = one_env(env), values or [], _signing(sign, key, keyring, passphrase_file)
-    checked = checking.check(env, overlays, PRJ, until="render")
-    if not checked.ok:
-        raise packaging.PackageError(KeelsonError.from_findings(checked.findings).message)
-    result = packaging.run(
-        env,
-        PRJ,
-        objects=checked.objects,
-        user_values=checked.user,
-        values_files=record.values_files(env, overlays, PRJ),
-        repo_dir=Path(repo) if repo else None,
-        sign=signing,
-    )
-    for archive, decision in zip(result.archives, result.decisions, strict=True):
-        state = "new" if decision.action == "add" else "published"
-        print(f"{archive.file:<28} sha256:{archive.sha256}  {state}")
-    detail = f"{len(result.archives)} archives and {record.RECORD} in {PRJ.display(result.folder)}"
-    print(line(StageResult("package", result.env, time.perf_counter() - start, (), detail)))
+    env = one_env(env)
+    signing = _signing(sign, key, keyring, passphrase_file)
+    overlays = values or []
+    with stage(env, "package") as step:
+        checked = checking.check(env, overlays, PRJ, until="render")
+        if not checked.ok:
+            raise packaging.PackageError(KeelsonError.from_findings(checked.findings).message)
+        result = packaging.run(
+            env,
+            PRJ,
+            objects=checked.objects,
+            user_values=checked.user,
+            values_files=record.values_files(env, overlays, PRJ),
+            repo_dir=Path(repo) if repo else None,
+            sign=signing,
+        )
+        for archive, decision in zip(result.archives, result.decisions, strict=True):
+            state = "new" if decision.action == "add" else "published"
+            print(f"{archive.file:<28} sha256:{archive.sha256}  {state}")
+        step.detail.append(
+            f"{len(result.archives)} archives and {record.RECORD} in {PRJ.display(result.folder)}"
+        )
 
 
 @task(
@@ -161,15 +163,18 @@ def publish_(
 ) -> None:
     """Merge the packaged charts into the repository index (never dropping a version); --oci pushes."""
     env = one_env(env)
-    start = time.perf_counter()
-    result = publishing.run(env, PRJ, repo_dir=Path(repo) if repo else None, oci=oci, plain_http=plain_http)
-    for decision in result.plan.decisions:
-        print(f"{decision.file:<28} {'added' if decision.action == 'add' else 'already published'}")
-    for push in result.oci:
-        print(f"pushed {push.reference} {push.digest}")
-    index = "index.yaml updated" if result.plan.index_changed else "index.yaml unchanged"
-    detail = f"{PRJ.display(result.plan.repo_dir)}: {index}; record {PRJ.display(result.record_path)}"
-    print(line(StageResult("publish", env, time.perf_counter() - start, (), detail)))
+    with stage(env, "publish") as step:
+        result = publishing.run(
+            env, PRJ, repo_dir=Path(repo) if repo else None, oci=oci, plain_http=plain_http
+        )
+        for decision in result.plan.decisions:
+            print(f"{decision.file:<28} {'added' if decision.action == 'add' else 'already published'}")
+        for push in result.oci:
+            print(f"pushed {push.reference} {push.digest}")
+        index = "index.yaml updated" if result.plan.index_changed else "index.yaml unchanged"
+        step.detail.append(
+            f"{PRJ.display(result.plan.repo_dir)}: {index}; record {PRJ.display(result.record_path)}"
+        )
 
 
 @task(
@@ -256,19 +261,20 @@ def rollback(
     env = one_env(env)
     if revision is not None and not revision.isdigit():
         raise UsageError(f'--revision "{revision}": must be a revision number (helm history lists them)')
-    start = time.perf_counter()
-    target = kube.resolve(PRJ, kube_context)
-    cluster = preflighting.cluster_of(values_of(env, (), PRJ).merged)
-    result = deploying.rollback(
-        PRJ,
-        env=env,
-        target=target,
-        cluster_of_env=cluster,
-        revision=int(revision) if revision else None,
-        timeout=timeout,
-    )
-    detail = f"{result.release} is at revision {result.revision} ({result.status}, {result.chart})"
-    print(line(StageResult("rollback", env, time.perf_counter() - start, (), detail)))
+    with stage(env, "rollback") as step:
+        target = kube.resolve(PRJ, kube_context)
+        cluster = preflighting.cluster_of(values_of(env, (), PRJ).merged)
+        result = deploying.rollback(
+            PRJ,
+            env=env,
+            target=target,
+            cluster_of_env=cluster,
+            revision=int(revision) if revision else None,
+            timeout=timeout,
+        )
+        step.detail.append(
+            f"{result.release} is at revision {result.revision} ({result.status}, {result.chart})"
+        )
 
 
 @task(
@@ -292,13 +298,12 @@ def preflight(
         print(prerequisites.readme_list(PRJ), end="")
         return
     env = one_env(env)
-    start = time.perf_counter()
-    target = kube.resolve(PRJ, kube_context)
-    report = preflighting.run(PRJ, env, target=target, overlays=values or [])
-    for need in report.unchecked:
-        print(f"not checked (outside the cluster): {need.describe()}")
-    detail = f"{target.describe()}: {len(report.needs) - len(report.unchecked)} prerequisites checked"
-    problems = tuple(Finding(target.context, "", line) for line in report.problems)
-    print(line(StageResult("preflight", env, time.perf_counter() - start, problems, detail)))
-    if problems:
-        fail(problems)
+    with stage(env, "preflight") as step:
+        target = kube.resolve(PRJ, kube_context)
+        report = preflighting.run(PRJ, env, target=target, overlays=values or [])
+        for need in report.unchecked:
+            print(f"not checked (outside the cluster): {need.describe()}")
+        step.detail.append(
+            f"{target.describe()}: {len(report.needs) - len(report.unchecked)} prerequisites checked"
+        )
+        step.findings += [Finding(target.context, "", problem) for problem in report.problems]
