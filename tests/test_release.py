@@ -470,8 +470,8 @@ def test_one_release_loads_the_values_once_and_reads_the_index_once(
     monkeypatch.setattr("keelson.values.load", load)
     monkeypatch.setattr("keelson.repository.load_index", load_index)
     # helm lint is real (it takes the values); yamllint and ct lint read no values
-    monkeypatch.setattr(lint, "yamllint", lambda prj: [])
-    monkeypatch.setattr(lint, "ct_lint", lambda prj: [])
+    monkeypatch.setattr(lint, "yamllint", lambda prj, memo=None: [])
+    monkeypatch.setattr(lint, "ct_lint", lambda prj, memo=None: [])
     report = release.run("prod", prj=prj, dry_run=True)
     assert report.ok, [str(finding) for finding in report.findings]
     assert report.diff is not None  # against the last release, which the index names
