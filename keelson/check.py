@@ -80,8 +80,10 @@ class Pipeline:
         kube_context: str | None = None,
         progress: Progress | None = None,
         prepared: bool = False,
+        loaded: values.MergedValues | None = None,
     ) -> None:
         self.prj = prj or project()
+        self.loaded = loaded  # values the caller loaded already (a deploy's env guard needs them first)
         self.env, self.overlays, self.versions = env, overlays, versions
         self.kube_context, self.prepared = kube_context, prepared
         self.report = CheckReport(env)
@@ -103,7 +105,7 @@ class Pipeline:
 
     def validate(self, until: str = "rules") -> bool:
         with self.stages.run("values") as stage:
-            self.merged = merged = values.load(self.env, self.overlays, self.prj)
+            self.merged = merged = self.loaded or values.load(self.env, self.overlays, self.prj)
             self.report.values = merged
             stage.detail.append(f"{1 + len(self.overlays)} file(s) over the chart defaults")
         if not self.stages.ok or self.merged is None:
@@ -187,16 +189,20 @@ def check(
     kube_context: str | None = None,
     after_schema: Callable[[CheckReport], None] | None = None,
     progress: Progress | None = None,
+    loaded: values.MergedValues | None = None,
 ) -> CheckReport:
     """Run the stages for one environment, up to and including ``until`` (one of STAGES).
 
     ``after_schema`` runs once the fast stages (values, schema) passed, while helm renders: the
     release lints there, so a bad overlay fails in seconds rather than after a minute of lint.
-    ``progress`` hears each stage start and end (keelson.stages).
+    ``progress`` hears each stage start and end (keelson.stages). ``loaded``: ``env``'s values with
+    these ``overlays`` when the caller has loaded them already; the values stage then reuses them.
     """
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}")
-    pipeline = Pipeline(env, overlays, prj, versions=versions, kube_context=kube_context, progress=progress)
+    pipeline = Pipeline(
+        env, overlays, prj, versions=versions, kube_context=kube_context, progress=progress, loaded=loaded
+    )
     try:
         if pipeline.validate(until) and after_schema is not None:
             after_schema(pipeline.report)

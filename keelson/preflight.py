@@ -83,9 +83,11 @@ def run(
     *,
     target: kube.Target,
     overlays: Sequence[Path | str] = (),
+    loaded: values.MergedValues | None = None,
 ) -> PreflightReport:
-    """Every prerequisite of ``env`` looked up on ``target``; ``missing`` lists what is not there."""
-    merged = values.load(env, overlays, prj)
+    """Every prerequisite of ``env`` looked up on ``target``; ``missing`` lists what is not there.
+    ``loaded``: the values of ``env`` with ``overlays``, when the caller has loaded them already."""
+    merged = loaded or values.load(env, overlays, prj)
     bind(env, cluster_of(merged.merged), target)
     apis = kube.api_versions(prj, target)
     objects = rendering.render(

@@ -80,6 +80,8 @@ class _Release:
     objects: list[Object] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
     index: dict[str, Any] = field(default_factory=dict)  # the repository's, read once under its lock
+    # With --deploy, the env guard loads the values first; prerequisites and the check reuse them.
+    loaded: values.MergedValues | None = None
     target: kube.Target | None = None  # with --deploy
 
     @contextmanager
@@ -97,7 +99,8 @@ class _Release:
         """The env guard, before anything else: a wrong cluster is refused in seconds, not after lint."""
         with self.stage("target") as stage:
             self.target = target = kube.resolve(self.prj, kube_context)
-            cluster = preflighting.cluster_of(values.load(self.env, self.overlays, self.prj).merged)
+            self.loaded = values.load(self.env, self.overlays, self.prj)
+            cluster = preflighting.cluster_of(self.loaded.merged)
             revisions = deploying.guard(self.prj, self.env, target, cluster_of_env=cluster)
             last = f"at revision {revisions[-1].revision}" if revisions else "not installed yet"
             stage.detail.append(f"{target.describe()}: {target.release} in {target.namespace} {last}")
@@ -106,7 +109,9 @@ class _Release:
         """Everything the target must hold, and no upgrade Kubernetes would refuse, before helm runs."""
         assert self.target is not None
         with self.stage("prerequisites") as stage:
-            found = preflighting.run(self.prj, self.env, target=self.target, overlays=self.overlays)
+            found = preflighting.run(
+                self.prj, self.env, target=self.target, overlays=self.overlays, loaded=self.loaded
+            )
             checked = len(found.needs) - len(found.unchecked)
             stage.detail.append(f"{checked} prerequisites present, {len(found.objects)} objects to install")
             if found.problems:
@@ -142,7 +147,9 @@ class _Release:
             reported = len(partial.stages)
             self.lint(partial.user)
 
-        checked = checking.check(self.env, self.overlays, self.prj, after_schema=lint_after_schema)
+        checked = checking.check(
+            self.env, self.overlays, self.prj, after_schema=lint_after_schema, loaded=self.loaded
+        )
         for result in checked.stages[reported:]:
             self.stages.add(result)
         if not checked.ok:

@@ -1,8 +1,9 @@
 """Issue 3, items 3 and 4, field by field: the Alloy collector, the telemetry contract, the app's wiring.
 
-The telemetry contract is the table of DESIGN.md, copied below so a reviewer reads it here; the
-umbrella keeps it as data in ``global.telemetry`` and the alloy chart renders it into the collector
-configs, which these tests parse per signal (metrics, logs, spans) for dev and prod.
+The telemetry contract is the design's table (kfm.* attribute, label, timestamp), copied below so a
+reviewer reads it here; the umbrella keeps it as data in ``global.telemetry`` and the alloy chart
+renders it into the collector configs, which these tests parse per signal (metrics, logs, spans)
+for dev and prod.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from keelson.models import Object
 
 ENVS = ("dev", "prod")
-# DESIGN.md, "Telemetry contract": attribute, Prometheus label, kept as timestamp in both forms.
+# The design's telemetry contract: attribute, Prometheus label, kept as timestamp in both forms.
 CONTRACT = [
     ("kfm.job.run_id", "job_run_id", False),
     ("kfm.git.commit_sha", "commit_sha", False),

@@ -21,13 +21,15 @@ from operator_support import (
 from releasing import git_project
 from support import REPO, invoke, one_error_line
 
-from keelson import kube, preflight
+from keelson import kube, preflight, release, values
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import pytest
     from cluster_plugin import LocalCluster
+
+    from keelson.project import Project
 
 
 def readme_block(marker: str) -> list[str]:
@@ -174,4 +176,24 @@ def test_release_deploy_diff_config_roll_and_rollback_dev(
         assert "keelson is at revision 3 (deployed" in back.stdout
         restored = backend_replica_sets(cluster)
         assert (restored[old_set], restored[new_set]) == (1, 0), "rollback brings the old ReplicaSet back"
+
+        assert values_loaded_by_a_deploy(prj, overlay, monkeypatch) == ["dev"]
         remove_cluster_prerequisites(cluster)
+
+
+def values_loaded_by_a_deploy(prj: Project, overlay: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The envs whose values one deploy release of dev loads: one pass means its env guard loads
+    them once, for prerequisites, check, lint, package and the record alike."""
+    loaded: list[str] = []
+    real_load = values.load
+
+    def counting_load(env: str, *args: Any, **kwargs: Any) -> values.MergedValues:
+        loaded.append(env)
+        return real_load(env, *args, **kwargs)
+
+    monkeypatch.setattr("keelson.values.load", counting_load)
+    report = release.run("dev", prj=prj, overlays=[overlay], deploy=True, kube_context="keelson-dev")
+    assert report.ok, [str(finding) for finding in report.findings]
+    assert [stage.stage for stage in report.stages][:3] == ["target", "prerequisites", "preflight"]
+    assert report.deployed is not None
+    return loaded
