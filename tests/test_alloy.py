@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 ENVS = ("dev", "staging", "prod")
 WRONG_ENV = "qa"  # what a misconfigured application claims; the gateway must overwrite it
-# The contract as data (charts/keelson/values.yaml; tests/test_contract_alloy.py pins it to the design's table).
+# The contract as data (charts/keelson/values.yaml; tests/test_contract_alloy.py pins it to the design).
 CONTRACT: list[dict[str, Any]] = yaml.safe_load((REPO / "charts" / "keelson" / "values.yaml").read_text())[
     "global"
 ]["telemetry"]["attributes"]

@@ -1,4 +1,4 @@
-"""The production rules (README "Environments"), asserted field by field on the rendered staging and prod releases.
+"""The production rules (README "Environments"), field by field on the rendered staging and prod releases.
 
 Each test names one row of the rules table (or of the foundation issue's staging-versus-production
 table), so a reviewer reads here what is promised, and a change that breaks a promise fails here.
