@@ -269,7 +269,7 @@ def skip_target_stages(monkeypatch: Any, cluster: str) -> None:
     monkeypatch.setattr("keelson.release.kube.resolve", lambda prj, context: target)
     monkeypatch.setattr(
         "keelson.release.preflighting.run",
-        lambda prj, env, target, overlays: preflight.PreflightReport(env, target, [], []),
+        lambda prj, env, target, overlays, loaded=None: preflight.PreflightReport(env, target, [], []),
     )
 
 
