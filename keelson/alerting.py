@@ -9,10 +9,12 @@ in the render, so it is not checked here. Files go to a temporary folder that is
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +80,14 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
+@lru_cache(maxsize=64)
+def _rule_file(groups: str) -> str:
+    """A PrometheusRule's groups as a rule file, from their JSON (which keeps every type and key
+    order of a rendered object, so it is the whole input): the envs of ``check --all`` mostly
+    render the same groups, and PyYAML's emitter writes them once instead of once per env."""
+    return yaml.safe_dump({"groups": json.loads(groups)}, sort_keys=False)
+
+
 def collect(objects: Sequence[Object]) -> AlertingFiles:
     """The rule files and Alertmanager configs the render would load (see the module docstring)."""
     rules: dict[str, ConfigFile] = {}
@@ -106,7 +116,7 @@ def collect(objects: Sequence[Object]) -> AlertingFiles:
                         rules[item.name] = item
     for obj in objects:
         if obj.get("kind") == "PrometheusRule":
-            text = yaml.safe_dump({"groups": (obj.get("spec") or {}).get("groups") or []}, sort_keys=False)
+            text = _rule_file(json.dumps((obj.get("spec") or {}).get("groups") or []))
             name = _safe(f"prometheusrule.{(obj.get('metadata') or {}).get('name', '')}.yaml")
             rules[name] = ConfigFile(describe(obj), name, text)
     return AlertingFiles(tuple(rules.values()), tuple(alertmanager))

@@ -152,13 +152,16 @@ def split_path(path: str) -> KeyPath:
     return tuple(keys)
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def key_path(*keys: str | int) -> str:
     """The inverse of :func:`split_path`: ints as ``[i]``, keys with dots or slashes quoted."""
     text = ""
     for key in keys:
         if isinstance(key, int):
             text += f"[{key}]"
-        elif re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        elif _PLAIN_KEY.fullmatch(key):
             text += f".{key}" if text else key
         else:
             text += f'["{key}"]'

@@ -53,6 +53,10 @@ def files_digest(paths: Iterable[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
+def _digest(inputs: Sequence[str]) -> str:
+    return hashlib.sha256("\0".join(inputs).encode()).hexdigest()
+
+
 @dataclass
 class Memo:
     """The clean verdicts of one project's linters; ``skipped`` and ``ran`` count this run's subjects."""
@@ -68,16 +72,19 @@ class Memo:
     def _stamp(self, subject: str) -> Path:
         return self.folder / f"{_SUBJECT.sub('_', subject)}.sha256"
 
+    def remembered(self, subject: str, inputs: Sequence[str]) -> bool:
+        """Whether these ``inputs`` of ``subject`` linted clean before (nothing is counted)."""
+        try:
+            return self._stamp(subject).read_text(encoding="utf-8").strip() == _digest(inputs)
+        except OSError:
+            return False  # never linted clean, or build/ was removed
+
     def lint(self, subject: str, inputs: Sequence[str], run: Callable[[], list[Finding]]) -> list[Finding]:
         """``run()``'s findings, or none without running it when these ``inputs`` were clean before."""
-        digest = hashlib.sha256("\0".join(inputs).encode()).hexdigest()
-        stamp = self._stamp(subject)
-        try:
-            if stamp.read_text(encoding="utf-8").strip() == digest:
-                self.skipped += 1
-                return []
-        except OSError:
-            pass  # never linted clean, or build/ was removed
+        digest, stamp = _digest(inputs), self._stamp(subject)
+        if self.remembered(subject, inputs):
+            self.skipped += 1
+            return []
         self.ran += 1
         found = run()
         if not found:

@@ -94,6 +94,19 @@ if yaml.__with_libyaml__:
 # The fastest path installed; tests/test_yamlio.py compares it with the Python one.
 LOADER = LOADERS.get("libyaml", _Loader)
 DUMPER = DUMPERS.get("libyaml", yaml.SafeDumper)
+# PyYAML's plain SafeLoader (timestamps and all), for the programs' own config files; its C twin.
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` through LibYAML: the same objects. On an error PyYAML's own parser reads
+    the text again, so the error (its wording and line) stays the one ``yaml.safe_load`` raises."""
+    try:
+        return yaml.load(text, Loader=SAFE_LOADER)  # a SafeLoader, or its C twin
+    except yaml.YAMLError:
+        if SAFE_LOADER is yaml.SafeLoader:
+            raise
+        return yaml.safe_load(text)
 
 
 class _Refused(yaml.MarkedYAMLError):

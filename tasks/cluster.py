@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from invoke.tasks import task
 
-from keelson import cluster as local_cluster
 from tasks.common import PRJ, user_errors
 
 if TYPE_CHECKING:
@@ -20,6 +19,8 @@ if TYPE_CHECKING:
 @user_errors
 def cluster_up(c: Context, name: str = "dev") -> None:
     """Start the local control plane (etcd, API server, controller-manager, scheduler, 3 kwok nodes)."""
+    from keelson import cluster as local_cluster
+
     report = local_cluster.up(PRJ, name)
     if report.already_running:
         print(f"cluster   {report.name:<8} ok    already running")
@@ -32,5 +33,7 @@ def cluster_up(c: Context, name: str = "dev") -> None:
 @user_errors
 def cluster_down(c: Context) -> None:
     """Stop the processes cluster-up started and remove .cluster/."""
+    from keelson import cluster as local_cluster
+
     stopped = local_cluster.down(PRJ)
     print(f"stopped {', '.join(stopped)}" if stopped else "no cluster was running")

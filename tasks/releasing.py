@@ -9,27 +9,24 @@ from typing import TYPE_CHECKING
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from keelson import against as sides
-from keelson import check as checking
-from keelson import deploy as deploying
-from keelson import diff as diffing
-from keelson import immutable, kube, prerequisites, record
-from keelson import package as packaging
-from keelson import preflight as preflighting
-from keelson import publish as publishing
-from keelson import release as releasing
+from keelson.deploy import DEFAULT_TIMEOUT
 from keelson.errors import KeelsonError, UsageError
 from keelson.models import Finding
-from keelson.values import load as values_of
 from tasks.common import ENV_HELP, PRJ, color, fail, one_env, progress, stage, user_errors
 
 if TYPE_CHECKING:
     from invoke.context import Context
 
+    from keelson import package as packaging
+
+# Each task imports the modules it runs when it runs (pyproject.toml says why).
+
 
 def _signing(
     sign: bool, key: str | None, keyring: str | None, passphrase_file: str | None
 ) -> packaging.Signing | None:
+    from keelson import package as packaging
+
     if not sign:
         if key or keyring or passphrase_file:
             raise UsageError("--key, --keyring and --passphrase-file go with --sign")
@@ -73,6 +70,10 @@ def diff(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     kube_context: str | None = None,
 ) -> None:
     """Semantic diff of the env's render against another env, a git ref, a release or the cluster."""
+    from keelson import against as sides
+    from keelson import diff as diffing
+    from keelson import immutable, kube
+
     env = one_env(env)
     if not against:
         raise UsageError("--against is required (an env, a git ref, a published version, last or cluster)")
@@ -120,6 +121,10 @@ def package_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     passphrase_file: str | None = None,
 ) -> None:
     """Reproducible archives of every chart and the env's release record in dist/packages/<env>/."""
+    from keelson import check as checking
+    from keelson import package as packaging
+    from keelson import record
+
     env = one_env(env)
     signing = _signing(sign, key, keyring, passphrase_file)
     overlays = values or []
@@ -162,6 +167,8 @@ def publish_(
     plain_http: bool = False,
 ) -> None:
     """Merge the packaged charts into the repository index (never dropping a version); --oci pushes."""
+    from keelson import publish as publishing
+
     env = one_env(env)
     with stage(env, "publish") as step:
         result = publishing.run(
@@ -202,7 +209,7 @@ def release(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     plain_http: bool = False,
     dry_run: bool = False,
     deploy: bool = False,
-    timeout: str = deploying.DEFAULT_TIMEOUT,
+    timeout: str = DEFAULT_TIMEOUT,
     json: bool = False,
     sign: bool = False,
     key: str | None = None,
@@ -211,6 +218,9 @@ def release(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     kube_context: str | None = None,
 ) -> None:
     """lint, check, gates, diff against the last release, package, publish (and deploy) one env."""
+    from keelson import diff as diffing
+    from keelson import release as releasing
+
     if kube_context and not deploy:
         raise UsageError("--kube-context goes with --deploy")
     if dry_run and deploy:
@@ -254,10 +264,15 @@ def rollback(
     c: Context,
     env: str | None = None,
     revision: str | None = None,
-    timeout: str = deploying.DEFAULT_TIMEOUT,
+    timeout: str = DEFAULT_TIMEOUT,
     kube_context: str | None = None,
 ) -> None:
     """helm rollback of the env's release, waiting until it is ready; the env guard runs first."""
+    from keelson import deploy as deploying
+    from keelson import kube
+    from keelson import preflight as preflighting
+    from keelson.values import load as values_of
+
     env = one_env(env)
     if revision is not None and not revision.isdigit():
         raise UsageError(f'--revision "{revision}": must be a revision number (helm history lists them)')
@@ -294,6 +309,9 @@ def preflight(
     list: bool = False,
 ) -> None:
     """Check the cluster holds every prerequisite of the env (README "Before you install"), one line a gap."""
+    from keelson import kube, prerequisites
+    from keelson import preflight as preflighting
+
     if list:
         print(prerequisites.readme_list(PRJ), end="")
         return

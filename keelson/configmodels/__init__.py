@@ -11,7 +11,7 @@ the cross-field rules the programs enforce (storage, schema, retention, rings, m
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -20,6 +20,7 @@ from keelson.configmodels.program import Program, Workload
 from keelson.configmodels.schema import Problem, get, validate
 from keelson.models import Finding, format_path
 from keelson.project import RELEASE
+from keelson.yamlio import safe_load
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,14 +37,27 @@ def _find(objects: Sequence[Object], kind: str, name: str) -> Object | None:
     return None
 
 
-def judge(program: Program, text: str, workload: Workload) -> list[Problem]:
-    """Every problem ``program`` would have with the config ``text`` run by ``workload``."""
+def _document(text: str) -> tuple[Any, Problem | None]:
+    """The config parsed (as the programs read YAML), or the problem that it is not YAML."""
     try:
-        document = yaml.safe_load(text)
+        return safe_load(text), None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        return [Problem((), f"not valid YAML{where}")]
+        return None, Problem((), f"not valid YAML{where}")
+
+
+def judge(program: Program, text: str, workload: Workload) -> list[Problem]:
+    """Every problem ``program`` would have with the config ``text`` run by ``workload``."""
+    return _judge_document(program, _document(text), workload)
+
+
+def _judge_document(
+    program: Program, parsed: tuple[Any, Problem | None], workload: Workload
+) -> list[Problem]:
+    document, unreadable = parsed
+    if unreadable is not None:
+        return [unreadable]
     problems = validate(document, program.model)
     if problems:  # the rules read typed values: judge them only on a config of the right shape
         return problems
@@ -61,11 +75,8 @@ def rendered_config(objects: Sequence[Object], program: Program) -> tuple[Object
     return configmap, str(configmap["data"][program.key]), Workload(int(replicas))
 
 
-def _cluster_label(text: str) -> str:
-    try:
-        label = get(yaml.safe_load(text), "memberlist", "cluster_label")
-    except yaml.YAMLError:  # judge() reported it already
-        return ""
+def _cluster_label(document: Any) -> str:
+    label = get(document, "memberlist", "cluster_label")
     return label if isinstance(label, str) else ""
 
 
@@ -85,9 +96,10 @@ def check(objects: Sequence[Object], env: str) -> list[Finding]:
             continue
         configmap, text, workload = found
         subject = _subject(configmap, program.key)
-        for problem in judge(program, text, workload):
+        parsed = _document(text)  # once, for the model and for the cluster label
+        for problem in _judge_document(program, parsed, workload):
             findings.append(Finding(env, subject, f"{problem} ({program.name})"))
-        label = _cluster_label(text)
+        label = _cluster_label(parsed[0])
         if label:
             if label in labels:
                 path = format_path(("memberlist", "cluster_label"))

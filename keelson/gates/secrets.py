@@ -12,6 +12,7 @@ References are fine: ``existingSecret``, ``secretName``, ``secretKeyRef``, ``pas
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -138,13 +139,24 @@ def _object_leaves(ctx: Context, obj: Object) -> Iterator[Leaf]:
             yield from _node_leaves(subject, value, (str(field),), str(field))
 
 
-def leaves(ctx: Context) -> Iterator[Leaf]:
-    """Every string the secrets rules look at (the values minus the gates' own settings)."""
+def _all_leaves(ctx: Context) -> Iterator[Leaf]:
     for obj in ctx.objects:
         yield from _object_leaves(ctx, obj)
     for path, key, value in _walk({k: v for k, v in ctx.values.items() if k != "gates"}, (), ""):
         if isinstance(value, str):
             yield Leaf(VALUES, key_path(*path), key, value)
+
+
+# Both rules read the same leaves of one run's context: walked once, kept while the context lives.
+_LEAVES: weakref.WeakKeyDictionary[Context, tuple[Leaf, ...]] = weakref.WeakKeyDictionary()
+
+
+def leaves(ctx: Context) -> tuple[Leaf, ...]:
+    """Every string the secrets rules look at (the values minus the gates' own settings)."""
+    found = _LEAVES.get(ctx)
+    if found is None:
+        found = _LEAVES[ctx] = tuple(_all_leaves(ctx))
+    return found
 
 
 @rule(
