@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from keelson.project import Project, project
+from keelson.render import charts_lock
 
 if TYPE_CHECKING:
     from keelson.models import Object
@@ -32,14 +33,17 @@ def find_object(objects: list[Object], kind: str, name: str) -> Object:
 def copy_project(source: Path, target: Path) -> Project:
     """A copy of a project's sources (not its built chart dependencies) sharing the pinned tools."""
     target.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        if (source / name).is_dir():
-            # Built dependencies (charts/*/charts, Chart.lock) stay behind, as in a fresh clone.
-            shutil.copytree(
-                source / name, target / name, ignore=shutil.ignore_patterns("Chart.lock", "charts")
-            )
-        elif (source / name).is_file():
-            shutil.copy2(source / name, target / name)
+    # Under the charts' shared lock: another test's `helm dependency build` (exclusive) adds and
+    # removes files there (helm's tmpcharts-<pid>/) while it runs.
+    with charts_lock(project(source), exclusive=False):
+        for name in PROJECT_FILES:
+            if (source / name).is_dir():
+                # Built dependencies (charts/*/charts, Chart.lock, helm's tmpcharts-*) stay behind,
+                # as in a fresh clone.
+                ignored = shutil.ignore_patterns("Chart.lock", "charts", "tmpcharts*")
+                shutil.copytree(source / name, target / name, ignore=ignored)
+            elif (source / name).is_file():
+                shutil.copy2(source / name, target / name)
     for link in (".tools", ".venv"):
         (target / link).symlink_to(REPO / link)
     return project(target)
