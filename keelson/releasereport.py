@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from keelson import diff as diffing
+from keelson.stages import to_json as stages_json
 
 if TYPE_CHECKING:
     from keelson import git
@@ -69,23 +70,9 @@ class ReleaseReport:
         return lines
 
     def to_json(self) -> dict[str, Any]:
-        failed = self.failed
         return {
-            "env": self.env,
-            "ok": self.ok,
+            **stages_json(self.env, self.stages),
             "dryRun": self.dry_run,
-            "failedStage": failed.stage if failed else None,
-            "error": failed.findings[0].message if failed and failed.findings else None,
-            "stages": [
-                {
-                    "stage": stage.stage,
-                    "ok": stage.ok,
-                    "seconds": round(stage.seconds, 3),
-                    "detail": stage.detail,
-                    "findings": [str(finding) for finding in stage.findings],
-                }
-                for stage in self.stages
-            ],
             "commit": {"sha": self.commit.sha, "dirty": list(self.commit.dirty)} if self.commit else None,
             "diff": diffing.to_json(self.diff) if self.diff else None,
             "firstRelease": self.first_release,

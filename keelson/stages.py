@@ -10,7 +10,8 @@ A stage's result is a StageResult: its name, env, seconds, findings and a one-li
 finding of a stage carries that env and stage (``Finding.env``, ``Finding.stage``); a KeelsonError
 raised inside becomes the stage's one finding, its message as it is (the message names the file
 and key path), and a FindingsError becomes one finding per entry. A missing tool (ToolError) is not
-a finding about the environment: it propagates. ``line`` is the ok/FAIL line every task prints.
+a finding about the environment: it propagates. ``line`` is the ok/FAIL line every task prints;
+``to_json`` is the same stages for machines (``--json`` on check, lint, schema and release).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keelson.errors import FindingsError, KeelsonError, ToolError
 from keelson.models import Finding, StageResult
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 # Called with (stage, None) when a stage starts and (stage, result) when it ends.
 Progress = Callable[[str, StageResult | None], None]
@@ -35,6 +36,28 @@ def line(result: StageResult) -> str:
     """``values    prod     ok     0.08s  1 file(s) over the chart defaults``."""
     status = "ok" if result.ok else "FAIL"
     return f"{result.stage:<9} {result.env:<8} {status:<4} {result.seconds:6.2f}s  {result.detail}".rstrip()
+
+
+def to_json(env: str, results: Sequence[StageResult]) -> dict[str, Any]:
+    """One env's stages for machines: the one shape every ``--json`` report shares. A finding is
+    its str(), which redacts anything that looks like a secret; ``error`` is the first of them."""
+    failed = next((result for result in results if not result.ok), None)
+    return {
+        "env": env,
+        "ok": failed is None,
+        "failedStage": failed.stage if failed else None,
+        "error": str(failed.findings[0]) if failed else None,
+        "stages": [
+            {
+                "stage": result.stage,
+                "ok": result.ok,
+                "seconds": round(result.seconds, 3),
+                "detail": result.detail,
+                "findings": [str(finding) for finding in result.findings],
+            }
+            for result in results
+        ],
+    }
 
 
 @dataclass

@@ -18,7 +18,17 @@ from keelson.errors import SchemaError, UsageError
 from keelson.project import ENVS
 from keelson.render import write_objects
 from keelson.stages import line
-from tasks.common import ENV_HELP, PRJ, fail, one_env, report_checks, stage, user_errors
+from tasks.common import (
+    ENV_HELP,
+    JSON_HELP,
+    PRJ,
+    fail,
+    one_env,
+    report_checks,
+    report_stages,
+    stage,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from invoke.context import Context
@@ -28,17 +38,15 @@ if TYPE_CHECKING:
     help={
         "env": "lint the umbrella with this environment only (default: every environment)",
         "ct": "also run chart-testing's own ct lint (slower; it repeats helm lint)",
+        "json": JSON_HELP,
     }
 )
 @user_errors
-def lint(c: Context, env: str | None = None, ct: bool = False) -> None:
+def lint(c: Context, env: str | None = None, ct: bool = False, json: bool = False) -> None:
     """helm lint --strict, yamllint and ct lint's checks (Chart.yaml schema, ct's yamllint rules)."""
     results = linters.run([env] if env else ENVS, PRJ, real_ct=ct)
-    for result in results:
-        print(line(result))
-    findings = [finding for result in results for finding in result.findings]
-    if findings:
-        fail(findings)
+    # The linters run once over every env asked for: one report, named as its lines name it.
+    report_stages([(results[0].env if results else env or "all", results, {})], json=json)
 
 
 @task(
@@ -63,12 +71,12 @@ def template(
         step.detail.append(f"{len(written)} files in {folder}")
 
 
-@task(iterable=["values"], help=ENV_HELP)
+@task(iterable=["values"], help={**ENV_HELP, "json": JSON_HELP})
 @user_errors
-def schema(c: Context, env: str | None = None, values: list[str] | None = None) -> None:
+def schema(c: Context, env: str | None = None, values: list[str] | None = None, json: bool = False) -> None:
     """Check the merged values against every chart's values.schema.json; list every problem."""
     report = pipeline.check(one_env(env), values or [], PRJ, until="schema")
-    report_checks([report])
+    report_checks([report], json=json)
 
 
 @task(
@@ -99,17 +107,20 @@ def values_schemas(c: Context, check: bool = False) -> None:
     help={
         **ENV_HELP,
         "all": "every environment",
+        "json": JSON_HELP,
     },
 )
 @user_errors
-def check_(c: Context, env: str | None = None, all: bool = False, values: list[str] | None = None) -> None:
+def check_(
+    c: Context, env: str | None = None, all: bool = False, values: list[str] | None = None, json: bool = False
+) -> None:
     """Values, values schema, render, Kubernetes schemas, backend config models, gates, rules; no writes."""
     if bool(env) == all:
         raise UsageError(f"give either --env ENV or --all (environments: {', '.join(ENVS)})")
     reports = (
         pipeline.check_all(values or [], PRJ) if all else [pipeline.check(one_env(env), values or [], PRJ)]
     )
-    report_checks(reports)
+    report_checks(reports, json=json)
 
 
 @task(

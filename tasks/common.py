@@ -7,6 +7,7 @@ A user mistake (a KeelsonError, or unreadable input) ends a task with one line o
 from __future__ import annotations
 
 import functools
+import json as jsonlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from invoke.exceptions import Exit
 from keelson import yamlio
 from keelson.errors import KeelsonError, UsageError
 from keelson.project import ENVS, project
-from keelson.stages import Stage, Stages, line
+from keelson.stages import Stage, Stages, line, to_json
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,6 +38,7 @@ ENV_HELP = {
     "env": "dev, staging or prod",
     "values": "extra values file over values/<env>.yaml (repeatable)",
 }
+JSON_HELP = "print one JSON document (each env's stages, as release --json) instead of the stage lines"
 
 
 def user_errors(func: F) -> F:
@@ -58,20 +60,53 @@ def user_errors(func: F) -> F:
     return cast("F", wrapper)
 
 
-def fail(findings: Sequence[Finding]) -> None:
-    """List every finding on stdout, then end with the first one as the error line."""
+def fail(findings: Sequence[Finding], *, json: bool = False) -> None:
+    """List every finding on stdout, then end with the first one as the error line. With
+    ``json`` the JSON document on stdout already lists them: only the error line, on stderr."""
+    if json:
+        raise Exit(f"error: {KeelsonError.from_findings(findings, 'in the JSON report').message}", code=1)
     for finding in findings[1:]:
         print(f"  {finding}")
     raise Exit(f"error: {KeelsonError.from_findings(findings, 'listed above').message}", code=1)
 
 
-def report_checks(reports: Sequence[CheckReport]) -> None:
-    for report in reports:
-        for result in report.stages:
-            print(line(result))
-    failed = [finding for report in reports for finding in report.findings]
+def print_json(document: dict[str, Any]) -> None:
+    """The one way a ``--json`` task prints: indented, keys sorted, nothing else on stdout."""
+    print(jsonlib.dumps(document, indent=2, sort_keys=True))
+
+
+# One env's stages for report_stages, and what its JSON report adds to the stages' shape.
+Run = tuple[str, Sequence["StageResult"], dict[str, Any]]
+
+
+def report_stages(runs: Sequence[Run], *, json: bool = False) -> None:
+    """Each env's stage lines (or, with ``json``, one document of them); exit 1 on a finding.
+
+    The document is ``{"ok": ..., "reports": [...]}``, one report per env in keelson.stages.to_json's
+    shape (the stages of ``invoke release --json``) plus that env's extras."""
+    if json:
+        reports = [{**to_json(env, results), **extra} for env, results, extra in runs]
+        print_json({"ok": all(report["ok"] for report in reports), "reports": reports})
+    else:
+        for _env, results, _extra in runs:
+            for result in results:
+                print(line(result))
+    failed = [finding for _env, results, _extra in runs for result in results for finding in result.findings]
     if failed:
-        fail(failed)
+        fail(failed, json=json)
+
+
+def report_checks(reports: Sequence[CheckReport], *, json: bool = False) -> None:
+    """report_stages for checks; a check's JSON report adds its gates' counts (null before gates)."""
+    runs = [(report.env, report.stages, {"gates": _gate_counts(report)}) for report in reports]
+    report_stages(runs, json=json)
+
+
+def _gate_counts(report: CheckReport) -> dict[str, int] | None:
+    gates = report.gates
+    if gates is None:
+        return None
+    return {"errors": len(gates.errors), "warnings": len(gates.warnings), "waived": len(gates.waived)}
 
 
 def one_env(env: str | None) -> str:

@@ -12,7 +12,7 @@ from invoke.tasks import task
 from keelson.deploy import DEFAULT_TIMEOUT
 from keelson.errors import KeelsonError, UsageError
 from keelson.models import Finding
-from tasks.common import ENV_HELP, PRJ, color, fail, one_env, progress, stage, user_errors
+from tasks.common import ENV_HELP, PRJ, color, fail, one_env, print_json, progress, stage, user_errors
 
 if TYPE_CHECKING:
     from invoke.context import Context
@@ -241,14 +241,14 @@ def release(  # noqa: PLR0917 (invoke turns every parameter into a flag)
         progress=None if json else progress,
     )
     if json:
-        print(jsonlib.dumps(report.to_json(), indent=2, sort_keys=True))
+        print_json(report.to_json())
     else:
         if report.diff is not None and report.diff.differs:
             print(diffing.text(report.diff, color=color()))
         for line in report.summary():
             print(line)
     if not report.ok:
-        fail(report.findings)
+        fail(report.findings, json=json)
 
 
 @task(
