@@ -10,9 +10,14 @@ pinned releases vendor; the same keys appear in each program's configuration ref
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keelson.configmodels.schema import Block, Bool, Duration, Enum, Int, ListOf, Problem, Str, get
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from keelson.configmodels.program import Workload
 
 LOG_LEVEL = Enum("debug", "info", "warn", "error")
 
@@ -96,9 +101,18 @@ MEMBERLIST = Block(
 _JOIN_MEMBER = re.compile(r"(?:dns\+|dnssrv\+|dnssrvnoa\+)?[^:/\s]+:\d+")
 
 
-def memberlist_rules(config: Any, program: str) -> list[Problem]:
-    """Rings of several backends in one cluster merge unless each sets its own ``cluster_label``, and
-    a join address without a port joins nothing (dskit falls back to the address as a host name)."""
+def memberlist_rule(program: str) -> Callable[[Any, Workload], list[Problem]]:
+    """A rule: rings of several backends in one cluster merge unless each sets its own
+    ``cluster_label``, and a join address without a port joins nothing (dskit falls back to the
+    address as a host name)."""
+
+    def rule(config: Any, _workload: Workload) -> list[Problem]:
+        return _memberlist_problems(config, program)
+
+    return rule
+
+
+def _memberlist_problems(config: Any, program: str) -> list[Problem]:
     problems: list[Problem] = []
     if not get(config, "memberlist", "cluster_label"):
         problems.append(

@@ -312,10 +312,6 @@ def retention_rules(config: Any, _workload: Workload) -> list[Problem]:
     return problems
 
 
-def _memberlist(config: Any, _workload: Workload) -> list[Problem]:
-    return dskit.memberlist_rules(config, "Loki")
-
-
 def _single_replica_on_filesystem(config: Any, workload: Workload) -> list[Problem]:
     """Chunks on one pod's volume are invisible to the others: filesystem storage means one replica."""
     if "filesystem" in (get(config, "common", "storage", default={}) or {}) and workload.replicas > 1:
@@ -338,7 +334,7 @@ PROGRAM = Program(
     rules=(
         schema_rules,
         retention_rules,
-        _memberlist,
+        dskit.memberlist_rule("Loki"),
         _single_replica_on_filesystem,
         replication_rule(("common", "replication_factor"), "Loki ring"),
     ),

@@ -278,10 +278,6 @@ def alertmanager_rules(config: Any, _workload: Workload) -> list[Problem]:
     return problems
 
 
-def _memberlist(config: Any, _workload: Workload) -> list[Problem]:
-    return dskit.memberlist_rules(config, "Mimir")
-
-
 PROGRAM = Program(
     name="Mimir 3.1",
     chart="mimir",
@@ -292,7 +288,7 @@ PROGRAM = Program(
         bucket_rules,
         tenant_rules,
         alertmanager_rules,
-        _memberlist,
+        dskit.memberlist_rule("Mimir"),
         replicas_rule("Mimir", ("common", "storage", "backend"), ("filesystem",)),
         replication_rule(("ingester", "ring", "replication_factor"), "Mimir ingester ring"),
         replication_rule(

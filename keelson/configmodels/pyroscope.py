@@ -139,10 +139,6 @@ def metastore_rules(config: Any, workload: Workload) -> list[Problem]:
     return []
 
 
-def _memberlist(config: Any, _workload: Workload) -> list[Problem]:
-    return dskit.memberlist_rules(config, "Pyroscope")
-
-
 PROGRAM = Program(
     name="Pyroscope 2.2",
     chart="pyroscope",
@@ -151,7 +147,7 @@ PROGRAM = Program(
     model=MODEL,
     rules=(
         metastore_rules,
-        _memberlist,
+        dskit.memberlist_rule("Pyroscope"),
         replicas_rule("Pyroscope", ("storage", "backend"), ("filesystem",)),
     ),
     source=__doc__ or "",

@@ -298,10 +298,6 @@ def generator_rules(config: Any, _workload: Workload) -> list[Problem]:
     return problems
 
 
-def _memberlist(config: Any, _workload: Workload) -> list[Problem]:
-    return dskit.memberlist_rules(config, "Tempo")
-
-
 PROGRAM = Program(
     name="Tempo 2.10",
     chart="tempo",
@@ -311,7 +307,7 @@ PROGRAM = Program(
     rules=(
         storage_rules,
         generator_rules,
-        _memberlist,
+        dskit.memberlist_rule("Tempo"),
         replicas_rule("Tempo", ("storage", "trace", "backend"), ("local",)),
         replication_rule(("ingester", "lifecycler", "ring", "replication_factor"), "Tempo ingester ring"),
     ),
