@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,13 +40,14 @@ class Problem:
         return f"{format_path(self.path)}: {self.message}"
 
 
-class Spec:
+class Spec(ABC):
     """A node of a model. ``check`` returns the problems of ``value`` found at ``path``."""
 
     expected = "a value"
 
+    @abstractmethod
     def check(self, value: Any, path: KeyPath) -> list[Problem]:
-        raise NotImplementedError
+        """Every kind of node says for itself what it accepts."""
 
 
 _KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
