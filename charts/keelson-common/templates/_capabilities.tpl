@@ -1,0 +1,20 @@
+{{/*
+Whether the objects of an optional API (ServiceMonitor, PrometheusRule, HTTPRoute...) render.
+The value decides: true renders them, false never does, and "auto" renders them only when the
+cluster serves the API. "auto" is only as good as the renderer's view of the cluster: Argo CD and
+a plain `helm template` pass no CRD APIs (argo-cd#6268), so there the objects would silently vanish;
+GitOps users set true or false. Any other value fails, naming the value's path.
+Usage:
+  {{- if include "common.capabilities.enabled" (dict "context" $ "value" .Values.serviceMonitor.enabled "path" "serviceMonitor.enabled" "api" "monitoring.coreos.com/v1") }}
+It returns "true" or nothing, so it reads as a condition.
+*/}}
+{{- define "common.capabilities.enabled" -}}
+{{- $value := toString .value -}}
+{{- if eq $value "true" -}}
+true
+{{- else if eq $value "auto" -}}
+{{- if .context.Capabilities.APIVersions.Has .api -}}true{{- end -}}
+{{- else if ne $value "false" -}}
+{{- fail (printf "%s: must be auto, true or false" .path) -}}
+{{- end -}}
+{{- end -}}
