@@ -128,19 +128,27 @@ def chart_files(chart_dir: Path) -> list[str]:
 
 
 def write(
-    chart_dir: Path, name: str, out: Path, mtime: int, replace: Mapping[str, bytes] | None = None
+    chart_dir: Path, name: str, out: Path, mtime: int, built: Mapping[str, bytes] | None = None
 ) -> None:
-    """``out``: the chart in ``chart_dir`` as ``<name>/...``; ``replace`` swaps a file's content."""
-    replace = replace or {}
+    """``out``: the chart in ``chart_dir`` as ``<name>/...``. ``built`` holds the build's products
+    (``Chart.lock``, ``charts/<dependency>.tgz``, or any file whose content the build decides):
+    each takes its name's place, and the folder's own Chart.lock and charts/ are never read, so a
+    stale dependency archive left there cannot slip in."""
+    built = built or {}
+    own = [
+        relative
+        for relative in chart_files(chart_dir)
+        if relative not in built and relative != "Chart.lock" and not relative.startswith("charts/")
+    ]
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for relative in chart_files(chart_dir):
+        for relative in sorted([*own, *built]):
             path = chart_dir / relative
-            data = replace[relative] if relative in replace else path.read_bytes()
+            data = built[relative] if relative in built else path.read_bytes()
             info = tarfile.TarInfo(f"{name}/{relative}")
             info.size = len(data)
             info.mtime = mtime
-            info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            info.mode = 0o755 if relative not in built and os.access(path, os.X_OK) else 0o644
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             tar.addfile(info, io.BytesIO(data))

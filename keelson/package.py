@@ -2,10 +2,10 @@
 
 Archives are byte-identical for the same sources, on any clone: ``keelson.archive`` writes them
 (sorted entries, fixed owner and modes, no gzip time) with every entry's time pinned to the last
-commit that touched the chart or a chart it embeds. ``helm dependency update`` runs on a copy of
-the sources, leaves first; the ``generated`` stamp of each Chart.lock is pinned, and the
-dependency archives it places are swapped for the reproducible ones, so the umbrella's embedded
-``keelson/charts/*.tgz`` are the published bytes. The time is per chart rather than HEAD's, so a
+commit that touched the chart or a chart it embeds. Each Chart.lock is the one helm made when
+the render prepared the dependencies, its ``generated`` stamp pinned, and a chart's charts/ holds
+the reproducible archives of its dependencies, so the umbrella's embedded ``keelson/charts/*.tgz``
+are the published bytes. The time is per chart rather than HEAD's, so a
 chart that did not change keeps its digest across commits and republishing it is a no-op.
 
 The release record (``release.json``) says what was packaged for one environment: chart versions
@@ -17,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keelson import archive as archiving
@@ -35,12 +33,13 @@ from keelson.record import (
     values_digest,
     write_record,
 )
-from keelson.render import prepare_dependencies
+from keelson.render import prepared
 from keelson.staging import Staging, default_repo, dist_dir
 from keelson.yamlio import parse
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
     from keelson.models import Object
 
@@ -98,17 +97,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _copy_sources(prj: Project, target: Path) -> None:
-    """Each chart's own files: not its built charts/ folder or Chart.lock (made again below)."""
-    for chart in all_charts(prj.charts_dir):
-        built = {chart.path / "charts", chart.path / "Chart.lock"}
-        shutil.copytree(
-            chart.path,
-            target / chart.path.name,
-            ignore=lambda folder, names, built=built: [n for n in names if Path(folder) / n in built],
-        )
-
-
 def chart_times(prj: Project, charts: Sequence[Chart]) -> dict[Path, int]:
     """Per chart directory: the time of the last commit that touched it or a chart it embeds.
 
@@ -122,62 +110,60 @@ def chart_times(prj: Project, charts: Sequence[Chart]) -> dict[Path, int]:
     return times
 
 
-def build(
-    prj: Project, out: Path, work: Path, *, sign: Signing | None = None, binary: str = "helm"
-) -> list[Archive]:
+def build(prj: Project, out: Path, *, sign: Signing | None = None, binary: str = "helm") -> list[Archive]:
     """Archive every chart of ``prj`` into ``out`` (made if missing), dependencies first.
 
-    ``helm dependency update`` runs on a copy of the sources in ``work`` (so no stale archive of
-    the checkout's own charts/ folders can slip in); the archives it places in a chart's charts/
-    are then swapped for the reproducible ones written here, byte for byte the published ones.
+    A chart's Chart.lock is the one ``binary`` made for its current sources (``render.prepared``:
+    the render already did, so no helm runs here), its ``generated`` stamp pinned; its charts/ holds
+    exactly the reproducible archives written here for its dependencies, byte for byte the
+    published ones. Nothing else in the checkout's charts/ folders is read.
     """
-    times = chart_times(prj, all_charts(prj.charts_dir))
-    source = work / "src"
-    _copy_sources(prj, source / "charts")
-    for link in (".tools", ".venv"):
-        if (prj.root / link).exists():
-            (source / link).symlink_to((prj.root / link).resolve())
-    copy = Project(source)
+    charts = all_charts(prj.charts_dir)
+    times = chart_times(prj, charts)
     out.mkdir(parents=True, exist_ok=True)
     built: dict[str, Archive] = {}  # by chart directory name
-    for chart in all_charts(copy.charts_dir):
-        seconds = times[prj.charts_dir.resolve() / chart.path.name]
-        where = f"charts/{chart.path.name}/Chart.yaml"
-        replace: dict[str, bytes] = {}
-        if chart.dependencies:
-            prepare_dependencies(copy, binary, [chart])
-            lock = (chart.path / "Chart.lock").read_text(encoding="utf-8")
-            replace["Chart.lock"] = _GENERATED.sub(
-                f'generated: "{repository.rfc3339(seconds)}"', lock
-            ).encode()
-            for dep in chart.dependencies:
-                made = built[dep.path.name]
-                if not (chart.path / "charts" / made.file).is_file():
-                    raise PackageError(f"{where}: helm dependency update did not place charts/{made.file}")
-                replace[f"charts/{made.file}"] = (out / made.file).read_bytes()
-        metadata = _chart_yaml_of(chart)
-        name, version = str(metadata["name"]), str(metadata["version"])
-        target = out / f"{name}-{version}.tgz"
-        try:
-            archiving.write(chart.path, name, target, seconds, replace)
-        except OSError as exc:
-            raise PackageError(f"{where}: cannot archive: {exc}") from exc
-        digest = sha256_file(target)
-        provenance = None
-        if sign is not None:
-            signed = archiving.sign(
-                target,
-                digest,
-                metadata,
-                key=sign.key,
-                keyring=sign.keyring,
-                passphrase_file=sign.passphrase_file,
-            )
-            provenance = signed.name
-        built[chart.path.name] = Archive(
-            name, version, target.name, digest, repository.rfc3339(seconds), where, metadata, provenance
-        )
+    with prepared(prj, binary, charts) as locks:
+        for chart in charts:
+            seconds = times[chart.path]
+            where = f"charts/{chart.path.name}/Chart.yaml"
+            products: dict[str, bytes] = {}
+            if chart.dependencies:
+                lock = locks[chart.path]
+                products["Chart.lock"] = _GENERATED.sub(
+                    f'generated: "{repository.rfc3339(seconds)}"', lock
+                ).encode()
+                for dep in chart.dependencies:
+                    made = built[dep.path.name]
+                    if not (chart.path / "charts" / made.file).is_file():
+                        raise PackageError(
+                            f"{where}: helm dependency update did not place charts/{made.file}"
+                        )
+                    products[f"charts/{made.file}"] = (out / made.file).read_bytes()
+            built[chart.path.name] = _archive(chart, out, seconds, products, sign)
     return list(built.values())
+
+
+def _archive(
+    chart: Chart, out: Path, seconds: int, products: dict[str, bytes], sign: Signing | None
+) -> Archive:
+    where = f"charts/{chart.path.name}/Chart.yaml"
+    metadata = _chart_yaml_of(chart)
+    name, version = str(metadata["name"]), str(metadata["version"])
+    target = out / f"{name}-{version}.tgz"
+    try:
+        archiving.write(chart.path, name, target, seconds, products)
+    except OSError as exc:
+        raise PackageError(f"{where}: cannot archive: {exc}") from exc
+    digest = sha256_file(target)
+    provenance = None
+    if sign is not None:
+        signed = archiving.sign(
+            target, digest, metadata, key=sign.key, keyring=sign.keyring, passphrase_file=sign.passphrase_file
+        )
+        provenance = signed.name
+    return Archive(
+        name, version, target.name, digest, repository.rfc3339(seconds), where, metadata, provenance
+    )
 
 
 def _chart_yaml_of(chart: Chart) -> dict[str, Any]:
@@ -237,11 +223,7 @@ def package(
     ``folder`` should be inside a staging folder; a chart whose version cannot be published
     (same version, other content; or below the newest published) raises RepositoryError.
     """
-    work = folder.parent / f".work-{folder.name}"
-    try:
-        archives = build(prj, folder, work, sign=sign, binary=binary)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    archives = build(prj, folder, sign=sign, binary=binary)
     decisions = tuple(repository.decide(index, archive.entry()) for archive in archives)
     rec = record(env, archives, objects, user_values, git.head(prj.root), files=values_files)
     write_record(rec, folder / RECORD)

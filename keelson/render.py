@@ -25,6 +25,7 @@ from keelson import helm
 from keelson.charts import Chart, build_order, load_chart
 from keelson.errors import RenderError, ValuesError
 from keelson.k8s import describe, manifest_documents, ref
+from keelson.memo import program
 from keelson.project import KUBE_VERSIONS, NAMESPACE, RELEASE, Project, project
 from keelson.yamlio import dump_all
 
@@ -52,10 +53,11 @@ def _sources(chart: Chart) -> Iterator[Path]:
             yield path
 
 
-def sources_digest(chart: Chart, helm_binary: str) -> str:
+def sources_digest(chart: Chart, helm_identity: str) -> str:
     """sha256 over the chart's sources and, recursively, those of its dependencies (``file://``
-    dependencies are packaged from them), and the helm that builds them."""
-    digest = hashlib.sha256(helm_binary.encode())
+    dependencies are packaged from them), and the helm that builds them (``memo.program``: its
+    file, so a rebuilt or upgraded helm prepares again)."""
+    digest = hashlib.sha256(helm_identity.encode())
     for node in build_order(chart):
         for path in _sources(node):
             digest.update(f"\0{path.relative_to(node.path.parent)}\0".encode())
@@ -93,7 +95,10 @@ def prepare_dependencies(
     """
     prj = prj or project()
     tree = build_order(load_chart(prj.umbrella)) if charts is None else charts
-    digests = {chart.path: sources_digest(chart, helm_binary) for chart in tree if chart.dependencies}
+    _prepare(prj, helm_binary, tree, _digests(prj, helm_binary, tree))
+
+
+def _prepare(prj: Project, helm_binary: str, tree: Sequence[Chart], digests: dict[Path, str]) -> None:
     if all(_up_to_date(prj, chart, digests[chart.path]) for chart in tree if chart.dependencies):
         return
     with charts_lock(prj, exclusive=True):
@@ -109,6 +114,31 @@ def prepare_dependencies(
             )
             _stamp(prj, chart).parent.mkdir(parents=True, exist_ok=True)
             _stamp(prj, chart).write_text(digests[chart.path] + "\n", encoding="utf-8")
+
+
+def _digests(prj: Project, helm_binary: str, charts: Sequence[Chart]) -> dict[Path, str]:
+    identity = program(prj.tool(helm_binary))
+    return {chart.path: sources_digest(chart, identity) for chart in charts if chart.dependencies}
+
+
+@contextmanager
+def prepared(prj: Project, helm_binary: str, charts: Sequence[Chart]) -> Iterator[dict[Path, str]]:
+    """Per chart of ``charts`` with dependencies, the Chart.lock that ``helm_binary`` made for its
+    current sources; while the block runs, no other process updates them or their charts/.
+    Packaging takes these instead of running ``helm dependency update`` on a copy: the lock and
+    the archives' names depend on the Chart.yaml files alone."""
+    digests = _digests(prj, helm_binary, charts)
+    while True:
+        _prepare(prj, helm_binary, charts, digests)
+        with charts_lock(prj, exclusive=False):
+            if all(_up_to_date(prj, chart, digests[chart.path]) for chart in charts if chart.dependencies):
+                yield {
+                    chart.path: (chart.path / "Chart.lock").read_text(encoding="utf-8")
+                    for chart in charts
+                    if chart.dependencies
+                }
+                return
+        # Another helm (a test's Helm 3, say) prepared them in between: prepare again.
 
 
 def template_text(
