@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from keelson import values
 from keelson.charts import all_charts
+from keelson.errors import KeelsonError
 from keelson.memo import Memo, files_digest, program
 from keelson.models import Finding, StageResult
 from keelson.project import ENVS, KUBE_VERSIONS, Project, project
@@ -122,7 +123,7 @@ def helm_lint(
     charts = all_charts(prj.charts_dir)
     prepare_dependencies(prj, charts=charts)
     # Per chart, its sources and its dependencies' (their archives in charts/ are built from them).
-    trees = {chart.path: sources_digest(chart, helm) for chart in charts}
+    trees = {chart.path: sources_digest(chart, tool) for chart in charts}
     with tempfile.TemporaryDirectory(prefix="keelson-lint-") as tmp, charts_lock(prj, exclusive=False):
         umbrella = trees[prj.umbrella.resolve()]
         for env in envs:
@@ -179,7 +180,9 @@ def _expect_clean(done: subprocess.CompletedProcess[str], subject: str) -> list[
 
 
 def yamllint(prj: Project, memo: Memo | None = None) -> list[Finding]:
+    """The project's YAML, every chart's Chart.yaml and values.yaml included, under .yamllint.yaml."""
     targets = [
+        *sorted(prj.charts_dir.glob("*/Chart.yaml")),
         *sorted(prj.charts_dir.glob("*/values.yaml")),
         prj.values_dir,
         prj.root / "ct.yaml",
@@ -206,7 +209,9 @@ def yamllint(prj: Project, memo: Memo | None = None) -> list[Finding]:
 
 
 def ct_lint(prj: Project, memo: Memo | None = None) -> list[Finding]:
-    """ct lint's own checks, per ct.yaml: the Chart.yaml schema (Yamale) and its yamllint rules."""
+    """ct lint's own checks, per ct.yaml: the Chart.yaml schema (Yamale) and its yamllint rules.
+    When ct's rules are the project's (ct/lintconf.yaml extends .yamllint.yaml and adds nothing),
+    the yamllint stage has already linted those files with them, so they are not linted twice."""
     config = load_mapping(prj.root / "ct.yaml", "ct.yaml")
     schema = prj.root / str(config.get("chart-yaml-schema", "ct/chart_schema.yaml"))
     rules = prj.root / str(config.get("lint-conf", "ct/lintconf.yaml"))
@@ -223,13 +228,29 @@ def ct_lint(prj: Project, memo: Memo | None = None) -> list[Finding]:
         ]
         if config.get("validate-chart-schema", True):
             findings += _chart_schema(prj, schema, charts)
-        if config.get("validate-yaml", True):
+        if config.get("validate-yaml", True) and not _same_rules(prj, rules, prj.root / ".yamllint.yaml"):
             findings += _ct_yamllint(prj, rules, files)
         return findings
 
     tools = [program(prj.tool("yamllint")), f"yamale {importlib.metadata.version('yamale')}"]
-    read = files_digest([prj.root / "ct.yaml", schema, rules, *files], prj.root)
+    read = files_digest([prj.root / "ct.yaml", schema, rules, prj.root / ".yamllint.yaml", *files], prj.root)
     return (memo or Memo(prj)).lint("ct-lint", [*tools, read], lint)
+
+
+def _same_rules(prj: Project, ct_rules: Path, project_rules: Path) -> bool:
+    """ct's yamllint configuration is only ``extends: <the project's>``. yamllint reads a path in
+    ``extends`` (one with a ``/``) from the working directory: the repository root, for ct too."""
+    try:
+        data = load_mapping(ct_rules, prj.display(ct_rules))
+    except KeelsonError:
+        return False  # the run of yamllint itself reports what is wrong with the file
+    extends = data.get("extends")
+    return (
+        set(data) == {"extends"}
+        and isinstance(extends, str)
+        and "/" in extends
+        and (prj.root / extends).resolve() == project_rules.resolve()
+    )
 
 
 def _chart_schema(prj: Project, schema_file: Path, charts: Sequence[Path]) -> list[Finding]:

@@ -11,11 +11,10 @@ from support import FIXTURE_PROJECT, REPO, copy_project
 
 from keelson import lint
 from keelson.models import Finding
+from keelson.project import Project
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from keelson.project import Project
 
 HELM_LINT = """\
 ==> Linting charts/keelson
@@ -109,3 +108,30 @@ def test_ct_lint_checks_chart_yaml_against_the_committed_schema(lint_project: Pr
 def test_the_real_charts_lint_clean(repo: Project) -> None:
     for result in lint.run(prj=repo):
         assert [str(f) for f in result.findings] == [], result.stage
+
+
+def test_a_chart_yaml_problem_is_reported_once_by_yamllint(lint_project: Project) -> None:
+    # ct's rules are the project's (ct/lintconf.yaml extends .yamllint.yaml): one run covers both.
+    chart_yaml = lint_project.charts_dir / "extra" / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text() + "icon:   \n")
+    line = len(chart_yaml.read_text().splitlines())
+    assert lint.yamllint(lint_project) == [
+        Finding("yamllint", f"charts/extra/Chart.yaml:{line}:6", "[error] trailing spaces (trailing-spaces)")
+    ]
+    assert lint.ct_lint(lint_project) == []
+
+
+def test_ct_rules_of_their_own_are_linted_by_ct_lint(lint_project: Project) -> None:
+    # Rules that differ from the project's: ct lint runs yamllint with them over Chart.yaml and
+    # values.yaml, so what ct would find is still found.
+    (lint_project.root / "ct" / "lintconf.yaml").write_text(
+        "extends: ./.yamllint.yaml\nrules:\n  key-ordering: enable\n"
+    )
+    found = [str(f) for f in lint.ct_lint(lint_project)]
+    assert found
+    assert all(line.startswith("ct lint: charts/") and "(key-ordering)" in line for line in found)
+    assert lint.yamllint(lint_project) == []
+
+
+def test_the_real_ct_rules_are_the_projects() -> None:
+    assert lint._same_rules(Project(REPO), REPO / "ct" / "lintconf.yaml", REPO / ".yamllint.yaml")
