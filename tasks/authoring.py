@@ -1,4 +1,4 @@
-"""Tasks that write the repository's own files: docs (the values reference)."""
+"""Tasks that write the repository's own files: docs (the values reference) and bump (versions)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from invoke.tasks import task
 
-from keelson.errors import FindingsError, KeelsonError
+from keelson.errors import FindingsError, KeelsonError, UsageError
 from keelson.models import Finding
 from tasks.common import PRJ, fail, user_errors
 
@@ -42,3 +42,22 @@ def docs(c: Context, check: bool = False) -> None:
     for path in extra:
         print(f"removed {PRJ.display(path)} (no such chart)")
     print(f"docs: {len(changed)} page(s) written, {len(extra)} removed")
+
+
+@task(
+    help={
+        "chart": "the chart to bump (a folder name under charts/)",
+        "part": "major, minor or patch; each chart that depends on it gets a patch bump",
+    }
+)
+@user_errors
+def bump(c: Context, chart: str = "", part: str = "") -> None:
+    """Raise a chart's version, and every dependent's, with their dependency entries (Chart.yaml)."""
+    from keelson import bump as bumping
+
+    if not chart or not part:
+        raise UsageError(f"--chart NAME and --part PART are required (parts: {', '.join(bumping.PARTS)})")
+    for change in bumping.bump(PRJ, chart, part):
+        entries = ", ".join(f"{name} {version}" for name, version in change.dependencies.items())
+        detail = f" (dependencies: {entries})" if entries else ""
+        print(f"{PRJ.display(change.path)}: {change.old} -> {change.new}{detail}")
