@@ -149,6 +149,13 @@ def plan(prj: Project, name: str, part: str) -> list[Change]:
     for chart_name, version in new.items():
         chart = charts[chart_name]
         deps = {dep: new[dep] for dep in chart.dependencies if dep in new}
+        for dep in deps:
+            if _VERSION.fullmatch(chart.dependencies[dep].value) is None:
+                # A range (~0.1.0, >=0.1) says something an exact version would not: not ours to drop.
+                raise ValuesError(
+                    f"{prj.display(chart.path)}: dependencies[name={dep}].version: is not MAJOR.MINOR.PATCH "
+                    "(bump writes exact versions; set it by hand)"
+                )
         edits = [(chart.version_node, version)] + [(chart.dependencies[dep], v) for dep, v in deps.items()]
         text = _replace(chart.text, edits)
         changes.append(Change(chart_name, chart.path, chart.version, version, deps, text))

@@ -44,7 +44,7 @@ class Value:
     default: str  # the value as compact JSON, one line
     description: str
     line: int  # 1-based line of the key in values.yaml
-    value: Any = None  # the default itself, for the YAML of a long one
+    value: Any  # the default itself, for the YAML of a long one
 
 
 @dataclass(frozen=True)

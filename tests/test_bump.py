@@ -128,6 +128,22 @@ def test_a_version_that_is_not_plain_semver_is_refused_before_anything_is_writte
     assert chart_files(copy) == before
 
 
+def test_a_dependency_range_is_refused_rather_than_overwritten(copy: Project) -> None:
+    path = copy.umbrella / "Chart.yaml"
+    old = meta(copy, "loki")["version"]
+    text = path.read_text(encoding="utf-8")
+    loki_entry = f"  - name: loki\n    version: {old}\n"
+    assert loki_entry in text
+    path.write_text(text.replace(loki_entry, f"  - name: loki\n    version: ~{old}\n"), encoding="utf-8")
+    before = chart_files(copy)
+
+    with pytest.raises(
+        ValuesError, match=r"charts/keelson/Chart.yaml: dependencies\[name=loki\].version: is not"
+    ):
+        bumping.bump(copy, "loki", "patch")
+    assert chart_files(copy) == before
+
+
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
