@@ -174,5 +174,10 @@ def test_the_task_prints_each_change(copy: Project) -> None:
     first = done.stdout.splitlines()[0]
     assert first == f"charts/grafana/Chart.yaml: {old} -> {bumping.raised(old, 'major')}"
     assert "charts/keelson/Chart.yaml:" in done.stdout
-    with pytest.raises(UsageError):
+
+
+def test_plan_refuses_an_empty_part(copy: Project) -> None:
+    with pytest.raises(
+        UsageError, match=r'^--part: "" is not a version part \(allowed: major, minor, patch\)$'
+    ):
         bumping.plan(copy, "grafana", "")
