@@ -188,7 +188,7 @@ def rules_(c: Context, env: str | None = None, all: bool = False, values: list[s
 @task
 @user_errors
 def test(c: Context) -> None:
-    """ruff check, ruff format --check, mypy, then the whole pytest suite in parallel."""
+    """ruff check, ruff format --check, mypy, docs --check, then the whole pytest suite in parallel."""
     if PRJ.installed_profile() != "test":
         # The tests run the control plane, the servers and the scanners, which only --test installs.
         raise UsageError(
@@ -199,6 +199,8 @@ def test(c: Context) -> None:
         c.run(f"{PRJ.tool('ruff')} check .", echo=True)
         c.run(f"{PRJ.tool('ruff')} format --check .", echo=True)
         c.run(f"{PRJ.tool('mypy')}", echo=True)
+        # CI runs this task (.ci/run): a values reference behind its values.yaml fails it here.
+        c.run(f"{PRJ.tool('invoke')} docs --check", echo=True)
         c.run(f"{PRJ.tool('pytest')} -n auto", echo=True)
 
 

@@ -6,6 +6,8 @@ no traceback, and nothing written under dist/ or build/.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -154,3 +156,18 @@ def test_template_with_bad_values_writes_nothing(tmp_path: Path) -> None:
     done = invoke("template", "--env", "prod", "--out", str(tmp_path / "out"), "--values", str(file))
     one_error_line(done, 'global.env: "qa"')
     assert not (tmp_path / "out").exists()
+
+
+def test_the_readme_tasks_table_lists_every_task() -> None:
+    done = invoke("--list", "--list-format", "json")
+    assert done.returncode == 0, done.stderr
+    names = {item["name"] for item in json.loads(done.stdout)["tasks"]}
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    table = text.split("## Tasks", 1)[1].split("\n\n", 2)[1]
+    # The first cell of each row names its tasks: `invoke cluster-up [--name N]` / `invoke cluster-down`.
+    listed = {
+        name
+        for row in table.splitlines()[2:]
+        for name in re.findall(r"`invoke ([a-z-]+)", row.split(" | ")[0])
+    }
+    assert listed == names

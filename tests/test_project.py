@@ -91,3 +91,29 @@ def test_invoke_test_refuses_a_main_only_bootstrap(tmp_path: Path) -> None:
         "run scripts/bootstrap --test"
     )
     assert done.stdout == ""
+
+
+def test_ci_runs_the_readme_test_command_and_it_checks_the_values_reference(tmp_path: Path) -> None:
+    """.ci/run runs the README's test command, and `invoke test` runs `invoke docs --check` among
+    its steps (each tool faked here by a script that logs its arguments)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    command = "./scripts/bootstrap --test && .venv/bin/invoke test"
+    assert f"```sh\n{command}\n```" in readme
+    assert (REPO / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith(command)
+
+    _bootstrapped(tmp_path, "test")
+    log = tmp_path / "ran.log"
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    for tool in ("ruff", "mypy", "invoke", "pytest"):
+        fake = tmp_path / ".venv" / "bin" / tool
+        fake.write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n', encoding="utf-8")
+        fake.chmod(0o755)
+    done = invoke("test", root=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [line.rstrip() for line in log.read_text(encoding="utf-8").splitlines()] == [
+        "ruff check .",
+        "ruff format --check .",
+        "mypy",
+        "invoke docs --check",
+        "pytest -n auto",
+    ]
