@@ -5,7 +5,9 @@ cluster serves the API. "auto" is only as good as the renderer's view of the clu
 a plain `helm template` pass no CRD APIs (argo-cd#6268), so there the objects would silently vanish;
 GitOps users set true or false. Any other value fails, naming the value's path.
 Usage:
-  {{- if include "common.capabilities.enabled" (dict "context" $ "value" .Values.serviceMonitor.enabled "path" "serviceMonitor.enabled" "api" "monitoring.coreos.com/v1") }}
+  {{- if include "common.capabilities.enabled" (dict "context" $ "value" .Values.global.capabilities.prometheusRule "path" "global.capabilities.prometheusRule" "api" "monitoring.coreos.com/v1") }}
+The values live under global.capabilities, one per kind (serviceMonitor, prometheusRule), so one
+setting reaches every chart of the umbrella; common.serviceMonitor.enabled reads serviceMonitor.
 It returns "true" or nothing, so it reads as a condition.
 */}}
 {{- define "common.capabilities.enabled" -}}
