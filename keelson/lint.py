@@ -182,6 +182,7 @@ def yamllint(prj: Project, memo: Memo | None = None) -> list[Finding]:
     targets = [
         *sorted(prj.charts_dir.glob("*/values.yaml")),
         prj.values_dir,
+        prj.root / "examples",
         prj.root / "ct.yaml",
         prj.root / "ct",
         prj.root / ".yamllint.yaml",
