@@ -31,7 +31,7 @@ import pytest
 import yaml
 from support import REPO, invoke
 
-from keelson import helm, values
+from keelson import helm, secretscan, values
 from keelson.package import build
 from keelson.project import ENVS, KUBE_VERSIONS, NAMESPACE, RELEASE, project
 from keelson.render import charts_lock, prepare_dependencies
@@ -156,6 +156,21 @@ def cluster_apis(objects: list[Object], operator: bool) -> list[str]:
 
 def _objects(output: bytes, where: str) -> list[Object]:
     return [doc for doc in parse_all(output.decode(), where) if isinstance(doc, dict) and "kind" in doc]
+
+
+def test_no_example_holds_a_secret() -> None:
+    """The examples only name Secrets provisioned in the cluster (through the env's values): none
+    holds a Secret object or a string the secret detector flags, the built ConfigMap included."""
+    documents: list[tuple[str, Any]] = []
+    for path in sorted(EXAMPLES.rglob("*.yaml")):
+        documents += [
+            (PRJ.display(path), doc) for doc in parse_all(path.read_text(encoding="utf-8"), str(path))
+        ]
+    documents += [("kubectl kustomize examples/flux", obj) for obj in flux_objects().values()]
+    assert len(documents) >= 8
+    for where, document in documents:
+        assert document.get("kind") != "Secret", where
+        assert [path for path, _ in secretscan.scan(document)] == [], where
 
 
 # --- Argo CD -------------------------------------------------------------------------------------
