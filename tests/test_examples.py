@@ -354,21 +354,44 @@ def test_the_values_configmap_is_the_environments_file() -> None:
     assert data == PRJ.env_file(env).read_text(encoding="utf-8")
 
 
-def test_flux_renders_what_invoke_template_writes(
-    invoke_template: Callable[[str], list[Object]], tmp_path: Path
-) -> None:
-    env = flux_env()
-    expected = invoke_template(env)
-    archives = build(PRJ, tmp_path / "charts", tmp_path / "work")
+@pytest.fixture(scope="module")
+def flux_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The archive the OCIRepository names, as `invoke package` builds (and `publish --oci` pushes) it."""
+    folder = tmp_path_factory.mktemp("packaged")
+    archives = build(PRJ, folder / "charts", folder / "work")
     source = flux_objects()["OCIRepository"]
-    name = source["spec"]["url"].rsplit("/", 1)[1]
-    archive = next(a for a in archives if a.name == name and a.version == source["spec"]["ref"]["tag"])
+    name, tag = source["spec"]["url"].rsplit("/", 1)[1], source["spec"]["ref"]["tag"]
+    archive = next(a for a in archives if a.name == name and a.version == tag)
+    return folder / "charts" / archive.file
+
+
+def flux_render(chart: Path, release_values: dict[str, Any], api_versions: list[str]) -> list[Object]:
+    """helm-controller's install of the HelmRelease: its release name and target namespace, against
+    a live cluster of the oldest supported version serving ``api_versions``."""
     spec = flux_objects()["HelmRelease"]["spec"]
-    args = ["template", spec["releaseName"], str(tmp_path / "charts" / archive.file)]
-    args += ["--namespace", spec["targetNamespace"], "--values", "-", "--kube-version", KUBE_VERSIONS[0]]
-    for api in cluster_apis(expected, operator=True):
+    args = ["template", spec["releaseName"], str(chart), "--namespace", spec["targetNamespace"]]
+    args += ["--values", "-", "--kube-version", KUBE_VERSIONS[0]]
+    for api in api_versions:
         args += ["--api-versions", api]
-    output = helm.run(
-        PRJ, args, stdin=yaml.safe_dump(flux_values()).encode(), what=f"template {archive.file}"
-    )
-    assert_same(expected, _objects(output, f"flux render of {archive.file}"))
+    output = helm.run(PRJ, args, stdin=yaml.safe_dump(release_values).encode(), what=f"template {chart.name}")
+    return _objects(output, f"flux render of {chart.name}")
+
+
+def test_flux_renders_what_invoke_template_writes(
+    invoke_template: Callable[[str], list[Object]], flux_chart: Path
+) -> None:
+    expected = invoke_template(flux_env())
+    assert_same(expected, flux_render(flux_chart, flux_values(), cluster_apis(expected, operator=True)))
+
+
+def test_under_flux_auto_sees_the_live_clusters_api(
+    invoke_template: Callable[[str], list[Object]], flux_chart: Path
+) -> None:
+    """README: Flux renders against the live cluster, so "auto" would work there too; the example
+    states true only so that a cluster without the operator fails loudly."""
+    release_values = flux_values()
+    release_values["global"]["capabilities"] = {"serviceMonitor": "auto", "prometheusRule": "auto"}
+    expected = invoke_template(flux_env())
+    assert_same(expected, flux_render(flux_chart, release_values, cluster_apis(expected, operator=True)))
+    without = flux_render(flux_chart, release_values, cluster_apis(expected, operator=False))
+    assert not [obj for obj in without if str(obj["apiVersion"]).startswith(OPERATOR_GROUP)]
