@@ -1,8 +1,7 @@
 {{/*
 Whether this chart's ServiceMonitors may render, by global.capabilities.serviceMonitor (auto, true
-or false; see common.capabilities.enabled). A chart's own serviceMonitor.enabled is asked beside
-it, after it, so that a wrong capability value fails the render even where a chart turned its
-monitors off.
+or false; see common.capabilities.enabled). Templates ask it before their own serviceMonitor.enabled,
+so that a wrong capability value fails the render even where a chart turned its monitors off.
 Usage: {{- if and (include "common.serviceMonitor.enabled" $) .Values.serviceMonitor.enabled }}
 */}}
 {{- define "common.serviceMonitor.enabled" -}}
