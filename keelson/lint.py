@@ -185,6 +185,7 @@ def yamllint(prj: Project, memo: Memo | None = None) -> list[Finding]:
         *sorted(prj.charts_dir.glob("*/Chart.yaml")),
         *sorted(prj.charts_dir.glob("*/values.yaml")),
         prj.values_dir,
+        prj.root / "examples",
         prj.root / "ct.yaml",
         prj.root / "ct",
         prj.root / ".yamllint.yaml",

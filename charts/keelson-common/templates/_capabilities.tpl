@@ -1,11 +1,14 @@
 {{/*
 Whether the objects of an optional API (ServiceMonitor, PrometheusRule, HTTPRoute...) render.
 The value decides: true renders them, false never does, and "auto" renders them only when the
-cluster serves the API. "auto" is only as good as the renderer's view of the cluster: Argo CD and
-a plain `helm template` pass no CRD APIs (argo-cd#6268), so there the objects would silently vanish;
-GitOps users set true or false. Any other value fails, naming the value's path.
+cluster serves the API. "auto" is only as good as the renderer's view of the cluster: a plain
+`helm template` passes no CRD APIs, and Argo CD only those in its cache of the cluster, which may
+lack them (argo-cd#6268, #10766), so there the objects would silently vanish; Argo CD users set
+true or false. Any other value fails, naming the value's path.
 Usage:
-  {{- if include "common.capabilities.enabled" (dict "context" $ "value" .Values.serviceMonitor.enabled "path" "serviceMonitor.enabled" "api" "monitoring.coreos.com/v1") }}
+  {{- if include "common.capabilities.enabled" (dict "context" $ "value" .Values.global.capabilities.prometheusRule "path" "global.capabilities.prometheusRule" "api" "monitoring.coreos.com/v1") }}
+The values live under global.capabilities, one per kind (serviceMonitor, prometheusRule), so one
+setting reaches every chart of the umbrella; common.serviceMonitor.enabled reads serviceMonitor.
 It returns "true" or nothing, so it reads as a condition.
 */}}
 {{- define "common.capabilities.enabled" -}}
