@@ -11,6 +11,7 @@ prometheus.io/* annotation job, and every other annotated pod stays in it.
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from functools import cache
@@ -22,7 +23,7 @@ import pytest
 from stack_support import alloy_block, alloy_blocks, inner_blocks, label_selector_matches
 from support import REPO, find_object
 
-from keelson import values
+from keelson import values, valuesschema
 from keelson.errors import RenderError
 from keelson.project import OPTIONAL_APIS, project
 from keelson.render import render
@@ -44,7 +45,9 @@ OPERATOR_COMPONENTS = (
     ("prometheus.operator.probes", "probes"),
 )
 READ = ["get", "list", "watch"]
-RULES_ON = "alloy: {agent: {prometheusOperator: {rules: {enabled: true}}}}"
+# Rules through the ruler API need Mimir's ruler on object storage, which reads no rule ConfigMaps.
+MIMIR_OBJECT_RULES = "mimir: {ruler: {storage: objectStorage, ruleConfigMaps: []}}"
+RULES_ON = f"alloy: {{agent: {{prometheusOperator: {{rules: {{enabled: true}}}}}}}}\n{MIMIR_OBJECT_RULES}"
 
 
 @cache
@@ -145,7 +148,11 @@ def test_with_the_api_the_agent_reads_monitors_into_the_contract_and_mimir(env: 
     ("overlay", "api"),
     [
         ("", False),  # auto, and the cluster does not serve the API
-        ("alloy: {agent: {prometheusOperator: {enabled: false, rules: {enabled: true}}}}", True),
+        (
+            "alloy: {agent: {prometheusOperator: {enabled: false, rules: {enabled: true}}}}\n"
+            + MIMIR_OBJECT_RULES,
+            True,
+        ),
     ],
     ids=["auto-without-api", "forced-off"],
 )
@@ -192,7 +199,10 @@ def test_rules_go_to_mimirs_ruler_for_the_stacks_tenant(env: str) -> None:
 
 
 def test_rules_carry_the_tenant_when_the_stack_sets_one() -> None:
-    overlay = "alloy: {endpoints: {tenantId: team-a}, agent: {prometheusOperator: {rules: {enabled: true}}}}"
+    overlay = (
+        "alloy: {endpoints: {tenantId: team-a}, agent: {prometheusOperator: {rules: {enabled: true}}}}\n"
+        + MIMIR_OBJECT_RULES
+    )
     rules = alloy_block(_config(_render("dev", overlay)), "mimir.rules.kubernetes", "rules")
     assert _attributes(rules)["tenant_id"] == '"team-a"'
     endpoint = inner_blocks(
@@ -389,3 +399,43 @@ def test_a_chart_whose_servicemonitor_is_off_must_leave_the_list() -> None:
     )
     assert "StatefulSet/keelson-loki" in kept - covered
     assert annotated <= covered | kept
+
+
+# --- rules reach Mimir one way only ------------------------------------------------------------------
+
+
+def _mimir_reads_the_rule_configmap(objects: list[Object]) -> bool:
+    return "keelson-alert-rules" in json.dumps(find_object(objects, "StatefulSet", "keelson-mimir")["spec"])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_keelsons_rules_reach_mimir_one_way_only(env: str) -> None:
+    # Today (local rule store): the ruler reads the umbrella's rule ConfigMap; the agent loads nothing.
+    default = _render(env)
+    assert _mimir_reads_the_rule_configmap(default)
+    assert ("mimir.rules.kubernetes", "rules") not in alloy_blocks(_config(default))
+    # Rules on (object store): the ruler reads no ConfigMap, and the agent loads the PrometheusRule,
+    # which sits in a namespace its selector takes.
+    on = _render(env, RULES_ON)
+    assert not _mimir_reads_the_rule_configmap(on)
+    rule = find_object(on, "PrometheusRule", "keelson-alert-rules")
+    selector = inner_blocks(
+        alloy_block(_config(on), "mimir.rules.kubernetes", "rules"), "rule_namespace_selector"
+    )
+    [expression] = inner_blocks(selector[0], "match_expression")
+    assert f'"{rule["metadata"]["namespace"]}"' in _attributes(expression)["values"]
+
+
+def test_rules_on_with_the_local_rule_store_is_refused() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        file = Path(scratch) / "overlay.yaml"
+        file.write_text("alloy: {agent: {prometheusOperator: {rules: {enabled: true}}}}", encoding="utf-8")
+        findings = valuesschema.check(values.load("prod", [file], project(REPO)))
+    assert [(f.subject, f.message) for f in findings] == [
+        (
+            "mimir.ruler.storage",
+            '"local" must be objectStorage while alloy.agent.prometheusOperator.rules.enabled is true: the '
+            "local rule store is read-only to the ruler API, and its rule ConfigMaps would load the rules a "
+            "second time",
+        )
+    ]
