@@ -147,6 +147,11 @@ def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return True
 
 
+def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """Whether a Kubernetes label selector (matchLabels and matchExpressions) selects ``labels``."""
+    return _selects(selector, labels)
+
+
 class Peer:
     """A pod (labels, named ports) in the release namespace, or anything in another namespace."""
 

@@ -52,7 +52,9 @@ def test_grafana_database_egress_goes_to_the_named_peers_only(
 
 
 def test_agent_rbac_narrows_to_the_listed_namespaces() -> None:
-    objects = rendered_with("prod", "alloy: {agent: {logs: {namespaces: [keelson, apps]}}}").objects
+    # The pod and log Roles alone (tests/test_contract_operator.py adds the operator's objects).
+    overlay = "alloy: {agent: {logs: {namespaces: [keelson, apps]}, prometheusOperator: {enabled: false}}}"
+    objects = rendered_with("prod", overlay).objects
     role = find_object(objects, "ClusterRole", AGENT_RBAC)
     assert role["rules"] == [
         {"apiGroups": [""], "resources": ["nodes", "nodes/metrics"], "verbs": ["get", "list", "watch"]}

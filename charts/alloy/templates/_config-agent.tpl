@@ -27,6 +27,18 @@ node discoveries carry a field selector on the node name (NODE_NAME, from the do
 {{- toYaml (dict "names" $names) -}}
 {{- end -}}
 
+{{/*
+The namespaces that get a Role (role.yaml), as YAML {names: [...]}: those of the pod discovery when
+it lists them, and while the agent reads the operator's objects, those of agent.metrics.namespaces.
+*/}}
+{{- define "alloy.agent.roleNamespaces" -}}
+{{- $names := (fromYaml (include "alloy.agent.discoveryNamespaces" .)).names -}}
+{{- if include "alloy.agent.operator" . -}}
+{{- $names = concat $names (fromYaml (include "alloy.agent.metricsNamespaces" .)).names | uniq -}}
+{{- end -}}
+{{- toYaml (dict "names" $names) -}}
+{{- end -}}
+
 {{/* A relabel rule that keeps the targets of the given namespaces (skipped for an empty list). */}}
 {{- define "alloy.config.keepNamespaces" -}}
 {{- $quoted := list -}}
@@ -182,6 +194,29 @@ loki.process "pod_logs" {
 }
 {{- end -}}
 
+{{/*
+While the agent reads ServiceMonitors, the annotation job leaves out this release's pods that a
+ServiceMonitor of the release covers (agent.prometheusOperator.serviceMonitorCharts names them by
+app.kubernetes.io/name), so each is scraped once, through its ServiceMonitor. Other pods (Alloy's
+own, which have none) keep their annotations. Nothing while the operator's objects are not read.
+*/}}
+{{- define "alloy.config.agent.coveredPods" -}}
+{{- $charts := .Values.agent.prometheusOperator.serviceMonitorCharts -}}
+{{- if and (include "alloy.agent.operator" .) $charts -}}
+{{- $quoted := list -}}
+{{- range $charts -}}
+{{- $quoted = append $quoted (regexQuoteMeta .) -}}
+{{- end -}}
+// Scraped through their ServiceMonitor instead: this release's pods of {{ join ", " $charts }}.
+rule {
+  source_labels = ["__meta_kubernetes_namespace", "__meta_kubernetes_pod_label_app_kubernetes_io_instance", "__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+  separator     = ";"
+  regex         = {{ printf "%s;%s;(%s)" (regexQuoteMeta (include "common.names.namespace" .)) (regexQuoteMeta .Release.Name) (join "|" $quoted) | quote }}
+  action        = "drop"
+}
+{{- end -}}
+{{- end -}}
+
 {{/* Pods that ask to be scraped through the prometheus.io/* annotations. */}}
 {{- define "alloy.config.agent.podMetrics" -}}
 {{- $m := .Values.agent.metrics -}}
@@ -197,6 +232,10 @@ discovery.relabel "pod_metrics" {
   }
 
   {{ include "alloy.config.keepNamespaces" (fromYaml (include "alloy.agent.metricsNamespaces" .)).names | indent 2 | trim }}
+  {{- with include "alloy.config.agent.coveredPods" . }}
+
+  {{ . | indent 2 | trim }}
+  {{- end }}
 
   rule {
     source_labels = ["__meta_kubernetes_pod_phase"]
@@ -247,6 +286,90 @@ prometheus.scrape "pods" {
   job_name        = "kubernetes-pods"
   scrape_interval = {{ $m.scrapeInterval | quote }}
   scrape_timeout  = {{ $m.scrapeTimeout | quote }}
+}
+{{- end -}}
+
+{{/* The namespaces of the operator's objects (the annotation job's), as an Alloy list. */}}
+{{- define "alloy.config.agent.operatorNamespaces" -}}
+{{- include "alloy.fmt.list" (fromYaml (include "alloy.agent.metricsNamespaces" .)).names -}}
+{{- end -}}
+
+{{/*
+The Prometheus Operator's objects, read in the annotation job's namespaces and scraped into the
+same contract relabel and remote write as every other series. ServiceMonitors and PodMonitors name
+pods: each agent keeps the targets on its own node, so every pod is scraped by exactly one agent.
+A Probe's target belongs to no node: the agents' cluster shares the Probe targets out instead.
+*/}}
+{{- define "alloy.config.agent.operatorMonitors" -}}
+{{- $m := .Values.agent.metrics -}}
+{{- $namespaces := include "alloy.config.agent.operatorNamespaces" . -}}
+{{- $scrape := printf "scrape {\n    default_scrape_interval = %s\n    default_scrape_timeout  = %s\n  }" ($m.scrapeInterval | quote) ($m.scrapeTimeout | quote) -}}
+// ServiceMonitors: their Services' endpoints (EndpointSlices) on this node.
+prometheus.operator.servicemonitors "services" {
+  forward_to      = [prometheus.relabel.contract.receiver]
+  namespaces      = {{ $namespaces }}
+  kubernetes_role = "endpointslice"
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_node_name"]
+    regex         = sys.env("NODE_NAME")
+    action        = "keep"
+  }
+
+  {{ $scrape }}
+}
+
+// PodMonitors: their pods on this node.
+prometheus.operator.podmonitors "pods" {
+  forward_to = [prometheus.relabel.contract.receiver]
+  namespaces = {{ $namespaces }}
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_node_name"]
+    regex         = sys.env("NODE_NAME")
+    action        = "keep"
+  }
+
+  {{ $scrape }}
+}
+
+// Probes: each target probed by one agent of the cluster.
+prometheus.operator.probes "probes" {
+  forward_to = [prometheus.relabel.contract.receiver]
+  namespaces = {{ $namespaces }}
+
+  clustering {
+    enabled = true
+  }
+
+  {{ $scrape }}
+}
+{{- end -}}
+
+{{/*
+PrometheusRules into Mimir's ruler API, under the stack's tenant (none: Mimir's no-auth tenant).
+Only the cluster's one leader writes. Rules are read from the annotation job's namespaces.
+*/}}
+{{- define "alloy.config.agent.operatorRules" -}}
+{{- $r := .Values.agent.prometheusOperator.rules -}}
+// PrometheusRules of the scraped namespaces, loaded into Mimir's ruler.
+mimir.rules.kubernetes "rules" {
+  address                = {{ tpl $r.address . | quote }}
+  {{- with .Values.endpoints.tenantId }}
+  tenant_id              = {{ tpl . $ | quote }}
+  {{- end }}
+  sync_interval          = {{ $r.syncInterval | quote }}
+  mimir_namespace_prefix = {{ tpl $r.mimirNamespacePrefix . | quote }}
+
+  rule_namespace_selector {
+    match_labels = {}
+
+    match_expression {
+      key      = "kubernetes.io/metadata.name"
+      operator = "In"
+      values   = {{ include "alloy.config.agent.operatorNamespaces" . }}
+    }
+  }
 }
 {{- end -}}
 
@@ -333,7 +456,14 @@ prometheus.scrape {{ .name | quote }} {
 {{- if $a.kubelet.enabled -}}
 {{- $parts = append $parts (include "alloy.config.agent.kubelet" .) -}}
 {{- end -}}
-{{- if or $a.metrics.enabled $a.kubelet.enabled -}}
+{{- $operator := include "alloy.agent.operator" . -}}
+{{- if $operator -}}
+{{- $parts = append $parts (include "alloy.config.agent.operatorMonitors" .) -}}
+{{- end -}}
+{{- if include "alloy.agent.operatorRules" . -}}
+{{- $parts = append $parts (include "alloy.config.agent.operatorRules" .) -}}
+{{- end -}}
+{{- if or $a.metrics.enabled $a.kubelet.enabled $operator -}}
 {{- $parts = append $parts (include "alloy.config.metricsOutput" .) -}}
 {{- end -}}
 {{- if $a.logs.enabled -}}

@@ -107,6 +107,42 @@ NetworkPolicy would block them anyway).
 - --disable-reporting
 {{- end -}}
 
+{{/*
+Whether the agent reads the Prometheus Operator's objects (ServiceMonitor, PodMonitor, Probe and,
+with agent.prometheusOperator.rules.enabled, PrometheusRule): agent.prometheusOperator.enabled
+through common.capabilities.enabled (auto: when the cluster serves monitoring.coreos.com/v1).
+Returns "true" or nothing.
+*/}}
+{{- define "alloy.agent.operator" -}}
+{{- if .Values.agent.enabled -}}
+{{- include "common.capabilities.enabled" (dict "context" . "value" .Values.agent.prometheusOperator.enabled "path" "agent.prometheusOperator.enabled" "api" "monitoring.coreos.com/v1") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether the agent loads PrometheusRules into Mimir's ruler (mimir.rules.kubernetes). */}}
+{{- define "alloy.agent.operatorRules" -}}
+{{- if and (include "alloy.agent.operator" .) .Values.agent.prometheusOperator.rules.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The agents form one Alloy cluster while they read the operator's objects: a Probe's targets belong
+to no node, so the cluster shares them out (each probed by one agent), and only one agent of the
+cluster writes the rules to Mimir. The peers find each other through the headless Service of
+service.yaml; the gossip runs over the HTTP port 12345.
+*/}}
+{{- define "alloy.agent.clusterService" -}}
+{{- include "alloy.name" (dict "context" . "component" "agent-cluster") -}}
+{{- end -}}
+
+{{/* The agent's command line: alloy.args, and the cluster flags while it reads the operator's objects. */}}
+{{- define "alloy.agent.args" -}}
+{{- include "alloy.args" . }}
+{{- if include "alloy.agent.operator" . }}
+- --cluster.enabled=true
+- --cluster.join-addresses={{ include "alloy.agent.clusterService" . }}.{{ include "common.names.namespace" . }}.svc.cluster.local:12345
+{{- end }}
+{{- end -}}
+
 {{/* The TLS Secret of the Faro Ingress: tls.secretName, else <fullname>-faro-tls. */}}
 {{- define "alloy.faro.tlsSecretName" -}}
 {{- .Values.gateway.faro.ingress.tls.secretName | default (printf "%s-tls" (include "alloy.name" (dict "context" . "component" "faro"))) -}}
