@@ -1,6 +1,6 @@
 """Issue 14, item 5, field by field: the agent reads the Prometheus Operator's objects.
 
-Where the cluster serves monitoring.coreos.com/v1 (or ``alloy.agent.prometheusOperator.enabled`` is
+Where the cluster serves monitoring.coreos.com/v1 (or ``global.capabilities.serviceMonitor`` is
 true) the agent runs prometheus.operator.servicemonitors, .podmonitors and .probes into the same
 contract relabel and remote write as its other metrics, forms an Alloy cluster (for the Probes and
 the rules), and with ``rules.enabled`` loads PrometheusRules into Mimir's ruler through
@@ -171,15 +171,34 @@ def test_without_the_api_or_forced_off_nothing_of_it_renders(overlay: str, api: 
 
 
 def test_forced_on_renders_it_without_the_api() -> None:
-    objects = _render("prod", "alloy: {agent: {prometheusOperator: {enabled: true}}}", api=False)
+    # The release's one switch for the operator's API, as Argo CD users set it.
+    objects = _render("prod", "global: {capabilities: {serviceMonitor: true}}", api=False)
     blocks = alloy_blocks(_config(objects))
     assert all(component in blocks for component in OPERATOR_COMPONENTS)
     assert "--cluster.enabled=true" in _args(objects)
 
 
-def test_a_switch_other_than_auto_true_false_is_refused() -> None:
+def test_the_capability_false_turns_it_off_with_the_api() -> None:
+    objects = _render("prod", "global: {capabilities: {serviceMonitor: false}}", api=True)
+    assert not [b for b in alloy_blocks(_config(objects)) if b[0].startswith("prometheus.operator.")]
+    assert not [a for a in _args(objects) if a.startswith("--cluster.")]
+
+
+def test_rules_follow_the_prometheusrule_capability() -> None:
+    overlay = f"{RULES_ON}\n"
+    served = _render(
+        "prod", overlay + "global: {capabilities: {serviceMonitor: true, prometheusRule: true}}\n", api=False
+    )
+    assert "mimir.rules.kubernetes" in {b[0] for b in alloy_blocks(_config(served))}
+    refused = _render("prod", overlay + "global: {capabilities: {prometheusRule: false}}\n", api=True)
+    blocks = alloy_blocks(_config(refused))
+    assert "mimir.rules.kubernetes" not in {b[0] for b in blocks}
+    assert "prometheus.operator.servicemonitors" in {b[0] for b in blocks}
+
+
+def test_the_switch_is_a_boolean() -> None:
     with pytest.raises(RenderError, match=r"prometheusOperator/enabled.*"):
-        _render("dev", "alloy: {agent: {prometheusOperator: {enabled: maybe}}}")
+        _render("dev", "alloy: {agent: {prometheusOperator: {enabled: auto}}}")
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -259,15 +259,22 @@ def test_without_the_capability_values_argo_would_drop_the_monitors(
     invoke_template: Callable[[str], list[Object]], tmp_path: Path
 ) -> None:
     """Why the Applications state them: with "auto" and a cache without the operator's CRDs the
-    ServiceMonitors and the PrometheusRule vanish without an error."""
+    ServiceMonitors and the PrometheusRule vanish without an error, and the Alloy agent stops
+    reading the operator's monitors."""
     app = application("prod")
     del app["spec"]["source"]["helm"]["valuesObject"]
     expected = invoke_template("prod")
     found = differences(expected, argo_render(app, cluster_apis(expected, operator=False), tmp_path))
-    dropped = {line.split(" ")[1] for line in found}
-    assert found
-    assert dropped == {"ServiceMonitor", "PrometheusRule"}, found
-    assert all(line.endswith(": not rendered by the controller") for line in found), found
+    missing = "not rendered by the controller"
+    monitors = {
+        f"{o['apiVersion']} {o['kind']} {o['metadata']['namespace']}/{o['metadata']['name']}: {missing}"
+        for o in expected
+        if o["kind"] in {"ServiceMonitor", "PrometheusRule"}
+    }
+    assert {o["kind"] for o in expected} >= {"ServiceMonitor", "PrometheusRule"}
+    assert monitors <= set(found), found
+    agent = "v1 ConfigMap keelson/keelson-alloy-agent: data.config.alloy: "
+    assert any(line.startswith(agent) for line in found), found
 
 
 # --- Flux ----------------------------------------------------------------------------------------
@@ -358,7 +365,7 @@ def test_the_values_configmap_is_the_environments_file() -> None:
 def flux_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The archive the OCIRepository names, as `invoke package` builds (and `publish --oci` pushes) it."""
     folder = tmp_path_factory.mktemp("packaged")
-    archives = build(PRJ, folder / "charts", folder / "work")
+    archives = build(PRJ, folder / "charts")
     source = flux_objects()["OCIRepository"]
     name, tag = source["spec"]["url"].rsplit("/", 1)[1], source["spec"]["ref"]["tag"]
     archive = next(a for a in archives if a.name == name and a.version == tag)

@@ -108,20 +108,24 @@ NetworkPolicy would block them anyway).
 {{- end -}}
 
 {{/*
-Whether the agent reads the Prometheus Operator's objects (ServiceMonitor, PodMonitor, Probe and,
-with agent.prometheusOperator.rules.enabled, PrometheusRule): agent.prometheusOperator.enabled
-through common.capabilities.enabled (auto: when the cluster serves monitoring.coreos.com/v1).
-Returns "true" or nothing.
+Whether the agent reads the Prometheus Operator's objects (ServiceMonitor, PodMonitor, Probe):
+agent.prometheusOperator.enabled, where global.capabilities.serviceMonitor says the operator's API
+is served (common.serviceMonitor.enabled; auto: when the cluster serves monitoring.coreos.com/v1),
+so one value tells every chart of the release whether the operator is there. Returns "true" or
+nothing.
 */}}
 {{- define "alloy.agent.operator" -}}
-{{- if .Values.agent.enabled -}}
-{{- include "common.capabilities.enabled" (dict "context" . "value" .Values.agent.prometheusOperator.enabled "path" "agent.prometheusOperator.enabled" "api" "monitoring.coreos.com/v1") -}}
-{{- end -}}
+{{- if and (include "common.serviceMonitor.enabled" .) .Values.agent.enabled .Values.agent.prometheusOperator.enabled -}}true{{- end -}}
 {{- end -}}
 
-{{/* Whether the agent loads PrometheusRules into Mimir's ruler (mimir.rules.kubernetes). */}}
+{{/*
+Whether the agent loads PrometheusRules into Mimir's ruler (mimir.rules.kubernetes): while it reads
+the operator's objects, with agent.prometheusOperator.rules.enabled, where
+global.capabilities.prometheusRule says PrometheusRules are served.
+*/}}
 {{- define "alloy.agent.operatorRules" -}}
-{{- if and (include "alloy.agent.operator" .) .Values.agent.prometheusOperator.rules.enabled -}}true{{- end -}}
+{{- $served := dig "capabilities" "prometheusRule" "auto" (.Values.global | default dict) -}}
+{{- if and (include "common.capabilities.enabled" (dict "context" . "value" $served "path" "global.capabilities.prometheusRule" "api" "monitoring.coreos.com/v1")) (include "alloy.agent.operator" .) .Values.agent.prometheusOperator.rules.enabled -}}true{{- end -}}
 {{- end -}}
 
 {{/*
