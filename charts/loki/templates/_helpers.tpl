@@ -1,12 +1,15 @@
 {{/*
-Rules the schema cannot state (they compare two values or do arithmetic): one message per broken
-rule, each naming the key to change. The StatefulSet fails with all of them (common.validate).
+Loki's rules that compare values (common.validate): storage, the replication factor, retention.
+Takes (dict "context" <chart context> "prefix" <path prefix>); one message per broken rule.
 */}}
 {{- define "loki.validate" -}}
-{{- include "common.validate.replicationFactor" (dict "context" . "why" "every write needs that many replicas") }}
-{{- $retention := toString .Values.retention }}
+{{- $v := .context.Values -}}
+{{- include "common.validate.storage" (dict "context" .context "prefix" .prefix "program" "Loki" "bucket" $v.storage.s3.bucket "replicationFactor" true) }}
+{{- include "common.validate.replicationFactor" (dict "context" .context "prefix" .prefix "why" "every write needs that many replicas") }}
+{{- include "common.validate.pinnedImage" (dict "context" .context "prefix" .prefix "path" "image" "image" $v.image) }}
+{{- $retention := toString $v.retention }}
 {{- if and (hasSuffix "h" $retention) (mod (int (trimSuffix "h" $retention)) 24) }}
-{{ printf "loki.retention: %s is not a multiple of 24h (the index period); use whole days such as 168h or 7d" $retention }}
+{{ printf "%sretention: must be whole days (a multiple of 24h, the index period), such as 168h or 7d" .prefix }}
 {{- end }}
 {{- end -}}
 

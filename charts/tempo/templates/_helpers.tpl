@@ -4,11 +4,14 @@
 {{- end -}}
 
 {{/*
-Rules the schema cannot state (they compare two values): one message per broken rule, each naming
-the key to change. The StatefulSet fails with all of them (common.validate).
+Tempo's rules that compare values (common.validate): storage and the replication factor.
+Takes (dict "context" <chart context> "prefix" <path prefix>); one message per broken rule.
 */}}
 {{- define "tempo.validate" -}}
-{{- include "common.validate.replicationFactor" (dict "context" . "why" "every span needs that many ingesters") }}
+{{- $v := .context.Values -}}
+{{- include "common.validate.storage" (dict "context" .context "prefix" .prefix "program" "Tempo" "bucket" $v.storage.s3.bucket "replicationFactor" true) }}
+{{- include "common.validate.replicationFactor" (dict "context" .context "prefix" .prefix "why" "every span needs that many ingesters") }}
+{{- include "common.validate.pinnedImage" (dict "context" .context "prefix" .prefix "path" "image" "image" $v.image) }}
 {{- end -}}
 
 {{/*
