@@ -113,6 +113,20 @@ global.storage.backend: must be s3 in prod: filesystem storage is not for produc
 {{- end -}}
 
 {{/*
+Every rule a storage backend shares: storage (common.validate.storage), a pinned image in prod and,
+when "replication" says why copies are needed, a replicationFactor of at most replicas.
+Usage: {{- include "common.validate.backend" (dict "context" .context "prefix" .prefix "program" "Tempo" "replication" "every span needs that many ingesters") }}
+*/}}
+{{- define "common.validate.backend" -}}
+{{- $v := .context.Values -}}
+{{- include "common.validate.storage" (dict "context" .context "prefix" .prefix "program" .program "bucket" $v.storage.s3.bucket "replicationFactor" (hasKey . "replication")) }}
+{{- include "common.validate.pinnedImage" (dict "context" .context "prefix" .prefix "path" "image" "image" $v.image) }}
+{{- if hasKey . "replication" }}
+{{- include "common.validate.replicationFactor" (dict "context" .context "prefix" .prefix "why" .replication) }}
+{{- end }}
+{{- end -}}
+
+{{/*
 In prod an image is pinned: a semantic version tag (1.2.3, v1.2.3), or a digest with an empty tag
 (a prod gate, KEEL001/KEEL002, judged here from the values). "path" is the image's value path
 without the prefix (image, components.backend.image).

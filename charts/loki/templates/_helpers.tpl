@@ -4,9 +4,7 @@ Takes (dict "context" <chart context> "prefix" <path prefix>); one message per b
 */}}
 {{- define "loki.validate" -}}
 {{- $v := .context.Values -}}
-{{- include "common.validate.storage" (dict "context" .context "prefix" .prefix "program" "Loki" "bucket" $v.storage.s3.bucket "replicationFactor" true) }}
-{{- include "common.validate.replicationFactor" (dict "context" .context "prefix" .prefix "why" "every write needs that many replicas") }}
-{{- include "common.validate.pinnedImage" (dict "context" .context "prefix" .prefix "path" "image" "image" $v.image) }}
+{{- include "common.validate.backend" (dict "context" .context "prefix" .prefix "program" "Loki" "replication" "every write needs that many replicas") }}
 {{- $retention := toString $v.retention }}
 {{- if and (hasSuffix "h" $retention) (mod (int (trimSuffix "h" $retention)) 24) }}
 {{ printf "%sretention: must be whole days (a multiple of 24h, the index period), such as 168h or 7d" .prefix }}

@@ -145,9 +145,7 @@ prefix>); one message per broken rule.
 {{- $ctx := .context -}}
 {{- $p := .prefix -}}
 {{- $v := $ctx.Values -}}
-{{- include "common.validate.storage" (dict "context" $ctx "prefix" $p "program" "Mimir" "bucket" $v.storage.s3.bucket) }}
-{{- include "common.validate.replicationFactor" (dict "context" $ctx "prefix" $p "why" "a ring cannot keep more copies than it has pods") }}
-{{- include "common.validate.pinnedImage" (dict "context" $ctx "prefix" $p "path" "image" "image" $v.image) }}
+{{- include "common.validate.backend" (dict "context" $ctx "prefix" $p "program" "Mimir" "replication" "a ring cannot keep more copies than it has pods") }}
 {{- $mountNames := list -}}
 {{- range $index, $mount := $v.alertmanager.secretMounts }}
 {{- if has $mount.name $mountNames }}

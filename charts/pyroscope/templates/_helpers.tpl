@@ -10,8 +10,7 @@ message per broken rule.
 */}}
 {{- define "pyroscope.validate" -}}
 {{- $v := .context.Values -}}
-{{- include "common.validate.storage" (dict "context" .context "prefix" .prefix "program" "Pyroscope" "bucket" $v.storage.s3.bucket) }}
-{{- include "common.validate.pinnedImage" (dict "context" .context "prefix" .prefix "path" "image" "image" $v.image) }}
+{{- include "common.validate.backend" (dict "context" .context "prefix" .prefix "program" "Pyroscope") }}
 {{- $storage := fromYaml (include "common.storage" (dict "context" .context "bucket" $v.storage.s3.bucket)) -}}
 {{- if and (eq $storage.backend "s3") (not $v.persistence.enabled) }}
 {{ printf "%spersistence.enabled: must be true while the storage backend is s3, or the metastore forgets the blocks in the bucket on every restart" .prefix }}

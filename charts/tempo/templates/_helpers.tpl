@@ -8,10 +8,7 @@ Tempo's rules that compare values (common.validate): storage and the replication
 Takes (dict "context" <chart context> "prefix" <path prefix>); one message per broken rule.
 */}}
 {{- define "tempo.validate" -}}
-{{- $v := .context.Values -}}
-{{- include "common.validate.storage" (dict "context" .context "prefix" .prefix "program" "Tempo" "bucket" $v.storage.s3.bucket "replicationFactor" true) }}
-{{- include "common.validate.replicationFactor" (dict "context" .context "prefix" .prefix "why" "every span needs that many ingesters") }}
-{{- include "common.validate.pinnedImage" (dict "context" .context "prefix" .prefix "path" "image" "image" $v.image) }}
+{{- include "common.validate.backend" (dict "context" .context "prefix" .prefix "program" "Tempo" "replication" "every span needs that many ingesters") }}
 {{- end -}}
 
 {{/*
