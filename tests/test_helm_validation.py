@@ -291,6 +291,33 @@ def test_a_chart_installed_alone_names_its_own_paths(tmp_path: Path) -> None:
     assert [message.split(": ", 1)[0] for message in messages] == ["replicas", "retention"]
 
 
+def test_a_chart_under_another_parent_names_its_paths_from_there(tmp_path: Path) -> None:
+    parent = tmp_path / "other"
+    parent.mkdir()
+    write(
+        parent / "Chart.yaml",
+        "apiVersion: v2\nname: other\nversion: 0.0.1\ndependencies:\n"
+        f"  - name: loki\n    version: '>=0.0.0'\n    repository: file://{REPO / 'charts' / 'loki'}\n",
+    )
+    built = subprocess.run(
+        [HELM, "dependency", "build", str(parent)], capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stderr
+    done = helm_template(str(parent), "-f", str(write(tmp_path / "bad.yaml", "loki:\n  replicas: 2\n")))
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert "execution error at (other/charts/loki/templates/statefulset.yaml:" in done.stderr
+    assert (
+        "invalid values (1): loki.replicas: must be 1 while the storage backend is filesystem" in done.stderr
+    )
+
+
+def test_a_disabled_chart_is_not_judged(repo: Project, tmp_path: Path) -> None:
+    overlay = write(tmp_path / "off.yaml", "pyroscope:\n  enabled: false\n  replicas: 3\n")
+    done = helm_template("charts/keelson", "-f", "values/dev.yaml", "-f", str(overlay))
+    assert done.returncode == 0, done.stderr
+    assert "# Source: keelson/charts/pyroscope/" not in done.stdout
+
+
 def test_no_value_is_echoed(repo: Project, tmp_path: Path) -> None:
     secretish = "ghp-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
     overlay = write(
