@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 from support import REPO, invoke, one_error_line, write
 
-from keelson import check, render
+from keelson import check, helmvalidation, render
 from keelson.project import ENVS
 
 if TYPE_CHECKING:
@@ -334,3 +334,21 @@ def test_good_values_of_every_env_render(env: str) -> None:
     done = helm_template("charts/keelson", "-f", f"values/{env}.yaml")
     assert done.returncode == 0, done.stderr
     assert "kind: StatefulSet" in done.stdout
+
+
+def test_only_a_validation_failure_is_read_as_findings() -> None:
+    lead = "helm template charts/keelson: execution error at (keelson/templates/validate.yaml:4:4): "
+    assert helmvalidation.messages(lead + "invalid values (2): a.b: must be 1; c: is required") == [
+        "a.b: must be 1",
+        "c: is required",
+    ]
+    # Any other helm failure stays one error; so does a count that does not match the parts.
+    assert helmvalidation.messages(lead + "nil pointer evaluating interface {}.backend") is None
+    assert helmvalidation.messages(lead + "invalid values (1): a: x; y") is None
+    assert helmvalidation.key_path("mimir.alertmanager.secretMounts[1].name") == (
+        "mimir",
+        "alertmanager",
+        "secretMounts",
+        1,
+        "name",
+    )
