@@ -1,5 +1,6 @@
 {{/*
-Loki's rules that compare values (common.validate): storage, the replication factor, retention.
+Loki's rules that compare values (common.validate): what every backend shares (storage, a pinned
+image in prod, the replication factor: common.validate.backend) and retention in whole days.
 Takes (dict "context" <chart context> "prefix" <path prefix>); one message per broken rule.
 */}}
 {{- define "loki.validate" -}}

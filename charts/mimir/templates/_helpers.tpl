@@ -137,8 +137,8 @@ listed in alertmanager.secretMounts is left out; a receiver left with no integra
 {{- end -}}
 
 {{/*
-Mimir's rules that compare values (common.validate): storage, the replication factor, secret mounts,
-the ruler's rule source and the stores' buckets. Takes (dict "context" <chart context> "prefix" <path
+Mimir's rules that compare values (common.validate): what every backend shares (common.validate.backend),
+secret mounts, the ruler's rule source and the stores' buckets. Takes (dict "context" <chart context> "prefix" <path
 prefix>); one message per broken rule.
 */}}
 {{- define "mimir.validate" -}}

@@ -4,7 +4,8 @@
 {{- end -}}
 
 {{/*
-Tempo's rules that compare values (common.validate): storage and the replication factor.
+Tempo's rules that compare values (common.validate): what every backend shares (storage, a pinned
+image in prod, the replication factor: common.validate.backend).
 Takes (dict "context" <chart context> "prefix" <path prefix>); one message per broken rule.
 */}}
 {{- define "tempo.validate" -}}
