@@ -13,9 +13,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keelson import alerting, configmodels, kubeschema, values, valuesschema
+from keelson import alerting, configmodels, helmvalidation, kubeschema, values, valuesschema
 from keelson import gates as gating
 from keelson import render as rendering
+from keelson.errors import RenderError
 from keelson.project import ENVS, KUBE_VERSIONS, OPTIONAL_APIS, Project, project
 from keelson.stages import Progress, Stages
 
@@ -123,8 +124,16 @@ class Pipeline:
         if not self.stages.ok or self._render is None:
             return False
         with self.stages.run("render") as stage:
-            # The stage's own time is helm's, which ran while the schema was checked.
-            rendered, stage.seconds = self._render.result()
+            try:
+                # The stage's own time is helm's, which ran while the schema was checked.
+                rendered, stage.seconds = self._render.result()
+            except RenderError as exc:
+                # The charts' own validation: one finding per broken rule, in helm's words.
+                broken = helmvalidation.findings(exc.message, self.merged) if self.merged else None
+                if broken is None:
+                    raise
+                stage.findings += broken
+                return False
             self.report.objects, self.report.sources = rendered, rendered.sources
             stage.detail.append(f"{len(self.report.objects)} objects")
         return self.stages.ok

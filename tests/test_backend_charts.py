@@ -132,10 +132,12 @@ def test_a_backend_fails_once_with_every_broken_rule(repo: Project, tmp_path: Pa
     with pytest.raises(RenderError) as caught:
         render.render(user, prj=repo)
     message = str(caught.value)
-    assert "(keelson/charts/loki/templates/statefulset.yaml:" in message
+    # The umbrella judges every chart at once (keelson.validate), the subchart's own call stays quiet.
+    assert "(keelson/templates/validate.yaml:" in message
     assert message.endswith(
-        "loki.replicationFactor: 3 is above loki.replicas (2); every write needs that many replicas; "
-        "loki.retention: 25h is not a multiple of 24h (the index period); use whole days such as 168h or 7d"
+        "invalid values (2): "
+        "loki.replicationFactor: must be at most loki.replicas (2), every write needs that many replicas; "
+        "loki.retention: must be whole days (a multiple of 24h, the index period), such as 168h or 7d"
     )
     assert "\n" not in message
 

@@ -52,7 +52,7 @@ SPOILED = {
     ),
     "latest tag in prod": (
         "app:\n  components:\n    backend:\n      image:\n        tag: latest\n",
-        'app.components.backend.image.tag: "latest"',
+        "app.components.backend.image.tag: must be a semantic version such as 1.2.3 or v1.2.3 in prod",
     ),
     "unknown env in global.env": ("global:\n  env: qa\n", 'global.env: "qa"'),
     "plaintext password field": (

@@ -1,8 +1,9 @@
 """Acceptance: an override that breaks a production rule fails `invoke check` and `invoke release`
 for prod with the rule id in one clear line, and nothing is written to dist/.
 
-`latest` and a password literal are refused already by the values schema, whose message names the
-same gate rule; a dropped PDB and a privileged container pass the schema and the gates refuse them.
+`latest` is refused already by the charts' own validation and a password literal by the values
+schema, whose messages name the same gate rule; a dropped PDB and a privileged container pass both
+and the gates refuse them.
 """
 
 from __future__ import annotations

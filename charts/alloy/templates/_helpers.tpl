@@ -178,3 +178,23 @@ service.yaml; the gossip runs over the HTTP port 12345.
         - port: 12345
           protocol: TCP
 {{- end }}
+
+{{/*
+Alloy's rules that compare values (common.validate): in prod the gateway, the applications' only
+telemetry endpoint, runs at least 2 replicas, and the image is pinned. Takes (dict "context" <chart
+context> "prefix" <path prefix>); one message per broken rule.
+*/}}
+{{- define "alloy.validate" -}}
+{{- $p := .prefix -}}
+{{- $v := .context.Values -}}
+{{- if and (eq ($v.global | default dict).env "prod") $v.gateway.enabled }}
+{{- if $v.gateway.autoscaling.enabled }}
+{{- if lt (int $v.gateway.autoscaling.minReplicas) 2 }}
+{{ printf "%sgateway.autoscaling.minReplicas: must be at least 2 in prod: the gateway is the applications' only telemetry endpoint" $p }}
+{{- end }}
+{{- else if lt (int $v.gateway.replicas) 2 }}
+{{ printf "%sgateway.replicas: must be at least 2 in prod: the gateway is the applications' only telemetry endpoint" $p }}
+{{- end }}
+{{- end }}
+{{- include "common.validate.pinnedImage" (dict "context" .context "prefix" $p "path" "image" "image" $v.image) }}
+{{- end -}}

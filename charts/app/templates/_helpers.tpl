@@ -54,3 +54,19 @@ carry the environment (the collector stamps the rest of the telemetry contract).
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ printf "deployment.environment=%s,kfm.env=%s,service.namespace=%s" $env $env $t.serviceNamespace | quote }}
 {{- end -}}
+
+{{/*
+The app's rules that compare values (common.validate): in prod every image is pinned, the defaults'
+and each component's own. Takes (dict "context" <chart context> "prefix" <path prefix>); one message
+per broken rule.
+*/}}
+{{- define "app.validate" -}}
+{{- $ctx := .context -}}
+{{- $p := .prefix -}}
+{{- include "common.validate.pinnedImage" (dict "context" $ctx "prefix" $p "path" "componentDefaults.image" "image" $ctx.Values.componentDefaults.image) }}
+{{- range $name, $component := $ctx.Values.components }}
+{{- with ($component | default dict).image }}
+{{- include "common.validate.pinnedImage" (dict "context" $ctx "prefix" $p "path" (printf "components.%s.image" $name) "image" .) }}
+{{- end }}
+{{- end }}
+{{- end -}}

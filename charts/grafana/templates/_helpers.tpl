@@ -344,3 +344,50 @@ by Grafana's `<VARIABLE>__FILE` convention, so no secret value sits in the proce
 {{- toYaml . | nindent 0 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+Grafana's rules that compare values (common.validate): logins outside dev, a shared database for
+several replicas, a server database's host and Secret, OAuth's endpoints and Secret, a pinned image in
+prod. Takes (dict "context" <chart context> "prefix" <path prefix>); one message per broken rule.
+*/}}
+{{- define "grafana.validate" -}}
+{{- $p := .prefix -}}
+{{- $v := .context.Values -}}
+{{- $env := ($v.global | default dict).env -}}
+{{- if has $env (list "staging" "prod") }}
+{{- if $v.anonymous.enabled }}
+{{ printf "%sanonymous.enabled: must be false in staging and prod: give people logins (OAuth) instead" $p }}
+{{- end }}
+{{- if not $v.admin.existingSecret }}
+{{ printf "%sadmin.existingSecret: is required in staging and prod: the name of an existing Secret with admin-user and admin-password" $p }}
+{{- end }}
+{{- end }}
+{{- $serverDatabase := has $v.database.type (list "postgres" "mysql") -}}
+{{- if gt (int $v.replicas) 1 }}
+{{- if not $serverDatabase }}
+{{ printf "%sdatabase.type: must be postgres or mysql while %sreplicas is above 1: SQLite cannot be shared between replicas, and sessions live in the database" $p $p }}
+{{- end }}
+{{- if $v.persistence.enabled }}
+{{ printf "%spersistence.enabled: must be false while %sreplicas is above 1: the volume holds SQLite for one replica, use the shared database" $p $p }}
+{{- end }}
+{{- end }}
+{{- if $serverDatabase }}
+{{- if not $v.database.host }}
+{{ printf "%sdatabase.host: is required for postgres and mysql" $p }}
+{{- end }}
+{{- if not $v.database.existingSecret }}
+{{ printf "%sdatabase.existingSecret: is required for postgres and mysql: the name of an existing Secret with the password" $p }}
+{{- end }}
+{{- end }}
+{{- if $v.oauth.enabled }}
+{{- range $key := list "authUrl" "tokenUrl" "apiUrl" }}
+{{- if not (get $v.oauth $key) }}
+{{ printf "%soauth.%s: is required when OAuth is enabled" $p $key }}
+{{- end }}
+{{- end }}
+{{- if not $v.oauth.existingSecret }}
+{{ printf "%soauth.existingSecret: is required when OAuth is enabled: the name of an existing Secret with the client id and secret" $p }}
+{{- end }}
+{{- end }}
+{{- include "common.validate.pinnedImage" (dict "context" .context "prefix" $p "path" "image" "image" $v.image) }}
+{{- end -}}

@@ -1,12 +1,14 @@
 {{/*
-Rules the schema cannot state (they compare two values or do arithmetic): one message per broken
-rule, each naming the key to change. The StatefulSet fails with all of them (common.validate).
+Loki's rules that compare values (common.validate): what every backend shares (storage, a pinned
+image in prod, the replication factor: common.validate.backend) and retention in whole days.
+Takes (dict "context" <chart context> "prefix" <path prefix>); one message per broken rule.
 */}}
 {{- define "loki.validate" -}}
-{{- include "common.validate.replicationFactor" (dict "context" . "why" "every write needs that many replicas") }}
-{{- $retention := toString .Values.retention }}
+{{- $v := .context.Values -}}
+{{- include "common.validate.backend" (dict "context" .context "prefix" .prefix "program" "Loki" "replication" "every write needs that many replicas") }}
+{{- $retention := toString $v.retention }}
 {{- if and (hasSuffix "h" $retention) (mod (int (trimSuffix "h" $retention)) 24) }}
-{{ printf "loki.retention: %s is not a multiple of 24h (the index period); use whole days such as 168h or 7d" $retention }}
+{{ printf "%sretention: must be whole days (a multiple of 24h, the index period), such as 168h or 7d" .prefix }}
 {{- end }}
 {{- end -}}
 

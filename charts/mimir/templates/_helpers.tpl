@@ -137,31 +137,34 @@ listed in alertmanager.secretMounts is left out; a receiver left with no integra
 {{- end -}}
 
 {{/*
-Rules that span values and cannot be said in the schema: one message per broken rule, each naming
-the keys to change. The StatefulSet fails with all of them (common.validate).
+Mimir's rules that compare values (common.validate): what every backend shares (common.validate.backend),
+secret mounts, the ruler's rule source and the stores' buckets. Takes (dict "context" <chart context> "prefix" <path
+prefix>); one message per broken rule.
 */}}
 {{- define "mimir.validate" -}}
-{{- $v := .Values -}}
-{{- include "common.validate.replicationFactor" (dict "context" . "why" "a ring cannot keep more copies than it has pods") }}
+{{- $ctx := .context -}}
+{{- $p := .prefix -}}
+{{- $v := $ctx.Values -}}
+{{- include "common.validate.backend" (dict "context" $ctx "prefix" $p "program" "Mimir" "replication" "a ring cannot keep more copies than it has pods") }}
 {{- $mountNames := list -}}
-{{- range $v.alertmanager.secretMounts }}
-{{- if has .name $mountNames }}
-{{ printf "mimir: alertmanager.secretMounts names %q twice; each mount needs its own name (its folder under /etc/mimir/secrets)" .name }}
+{{- range $index, $mount := $v.alertmanager.secretMounts }}
+{{- if has $mount.name $mountNames }}
+{{ printf "%salertmanager.secretMounts[%d].name: is used twice, each mount needs its own name (its folder under /etc/mimir/secrets)" $p $index }}
 {{- end }}
-{{- $mountNames = append $mountNames .name -}}
+{{- $mountNames = append $mountNames $mount.name -}}
 {{- end }}
 {{- $stores := list "blocks" "alertmanager" -}}
 {{- if eq $v.ruler.storage "objectStorage" -}}
 {{- $stores = append $stores "ruler" -}}
 {{- if or $v.ruler.rules $v.ruler.ruleConfigMaps }}
-mimir: ruler.rules and ruler.ruleConfigMaps are read from local files; with ruler.storage: objectStorage load rules through the ruler API instead (or set ruler.storage: local)
+{{ printf "%sruler.storage: must be local while ruler.rules or ruler.ruleConfigMaps are set (they are read from local files), or leave them empty and load rules through the ruler API" $p }}
 {{- end }}
 {{- end -}}
 {{- $seen := dict -}}
 {{- range $store := $stores -}}
-{{- $where := printf "%s|%s" (include "mimir.bucketOf" (dict "context" $ "store" $store)) (get $v.storage.prefixes $store) -}}
+{{- $where := printf "%s|%s" (include "mimir.bucketOf" (dict "context" $ctx "store" $store)) (get $v.storage.prefixes $store) -}}
 {{- with get $seen $where }}
-{{ printf "mimir: the %s and %s stores share one bucket and prefix; give each its own storage.prefixes.<store> or storage.s3.buckets.<store>" . $store }}
+{{ printf "%sstorage.prefixes.%s: the %s and %s stores share one bucket and prefix, give each its own %sstorage.prefixes.<store> or %sstorage.s3.buckets.<store>" $p $store . $store $p $p }}
 {{- end }}
 {{- $_ := set $seen $where $store -}}
 {{- end -}}

@@ -4,13 +4,16 @@
 {{- end -}}
 
 {{/*
-Rules that span values and cannot be said in the schema: one message per broken rule, each naming
-the keys to change. The StatefulSet fails with all of them (common.validate).
+Pyroscope's rules that compare values (common.validate): storage, persistence on object storage,
+a pinned image in prod (the schema's enum keeps the metastore's replica count odd). Takes (dict "context" <chart context> "prefix" <path prefix>); one
+message per broken rule.
 */}}
 {{- define "pyroscope.validate" -}}
-{{- $replicas := int .Values.replicas -}}
-{{- if eq (mod $replicas 2) 0 }}
-{{ printf "pyroscope: replicas is %d; every pod is a voter of the metastore's Raft group, which needs an odd number (1, 3, 5)" $replicas }}
+{{- $v := .context.Values -}}
+{{- include "common.validate.backend" (dict "context" .context "prefix" .prefix "program" "Pyroscope") }}
+{{- $storage := fromYaml (include "common.storage" (dict "context" .context "bucket" $v.storage.s3.bucket)) -}}
+{{- if and (eq $storage.backend "s3") (not $v.persistence.enabled) }}
+{{ printf "%spersistence.enabled: must be true while the storage backend is s3, or the metastore forgets the blocks in the bucket on every restart" .prefix }}
 {{- end }}
 {{- end -}}
 

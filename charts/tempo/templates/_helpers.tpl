@@ -4,11 +4,12 @@
 {{- end -}}
 
 {{/*
-Rules the schema cannot state (they compare two values): one message per broken rule, each naming
-the key to change. The StatefulSet fails with all of them (common.validate).
+Tempo's rules that compare values (common.validate): what every backend shares (storage, a pinned
+image in prod, the replication factor: common.validate.backend).
+Takes (dict "context" <chart context> "prefix" <path prefix>); one message per broken rule.
 */}}
 {{- define "tempo.validate" -}}
-{{- include "common.validate.replicationFactor" (dict "context" . "why" "every span needs that many ingesters") }}
+{{- include "common.validate.backend" (dict "context" .context "prefix" .prefix "program" "Tempo" "replication" "every span needs that many ingesters") }}
 {{- end -}}
 
 {{/*
