@@ -23,7 +23,7 @@ import pytest
 from stack_support import alloy_block, alloy_blocks, inner_blocks, label_selector_matches
 from support import REPO, find_object
 
-from keelson import values, valuesschema
+from keelson import values
 from keelson.errors import RenderError
 from keelson.project import OPTIONAL_APIS, project
 from keelson.render import render
@@ -443,18 +443,3 @@ def test_keelsons_rules_reach_mimir_one_way_only(env: str) -> None:
     )
     [expression] = inner_blocks(selector[0], "match_expression")
     assert f'"{rule["metadata"]["namespace"]}"' in _attributes(expression)["values"]
-
-
-def test_rules_on_with_the_local_rule_store_is_refused() -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        file = Path(scratch) / "overlay.yaml"
-        file.write_text("alloy: {agent: {prometheusOperator: {rules: {enabled: true}}}}", encoding="utf-8")
-        findings = valuesschema.check(values.load("prod", [file], project(REPO)))
-    assert [(f.subject, f.message) for f in findings] == [
-        (
-            "mimir.ruler.storage",
-            '"local" must be objectStorage while alloy.agent.prometheusOperator.rules.enabled is true: the '
-            "local rule store is read-only to the ruler API, and its rule ConfigMaps would load the rules a "
-            "second time",
-        )
-    ]

@@ -194,6 +194,19 @@ CASES = {
         "loki:\n  image:\n    tag: main\n",
         (("loki.image.tag", "'latest' and moving tags are refused (gate KEEL001)"),),
     ),
+    "operator-rules-on-the-local-rule-store": Case(
+        "prod",
+        "alloy:\n  agent:\n    prometheusOperator:\n      rules:\n        enabled: true\n",
+        (
+            (
+                "mimir.ruler.storage",
+                "must be objectStorage while alloy.agent.prometheusOperator.rules.enabled is true (the local "
+                "rule store is read-only to the ruler API, and its rule ConfigMaps would load the rules a "
+                "second time)",
+            ),
+        ),
+        defaults=("mimir.ruler.storage",),
+    ),
 }
 
 

@@ -13,4 +13,19 @@ with the prefix "<chart>." and fails once with every message of every chart (tem
 {{- include (printf "%s.validate" $name) (dict "context" $context "prefix" (printf "%s." $name)) }}
 {{- end -}}
 {{- end -}}
+{{- include "keelson.validate.across" . }}
+{{- end -}}
+
+{{/*
+Rules between charts. The agent writing PrometheusRules into the release's Mimir
+(mimir.rules.kubernetes) needs the ruler's object store: the local store is read-only to the ruler
+API, and Mimir then reads no rule ConfigMaps, so the rules reach it one way only.
+*/}}
+{{- define "keelson.validate.across" -}}
+{{- $alloy := .Values.alloy | default dict -}}
+{{- $mimir := .Values.mimir | default dict -}}
+{{- $rules := dig "agent" "prometheusOperator" "rules" "enabled" false $alloy -}}
+{{- if and (ne (toString $alloy.enabled) "false") (ne (toString $mimir.enabled) "false") $rules (ne (toString (dig "ruler" "storage" "" $mimir)) "objectStorage") }}
+mimir.ruler.storage: must be objectStorage while alloy.agent.prometheusOperator.rules.enabled is true (the local rule store is read-only to the ruler API, and its rule ConfigMaps would load the rules a second time)
+{{- end }}
 {{- end -}}
