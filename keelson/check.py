@@ -196,16 +196,17 @@ def check(
     versions: Sequence[str] = KUBE_VERSIONS,
     until: str = "rules",
     kube_context: str | None = None,
-    after_schema: Callable[[CheckReport], None] | None = None,
+    after_render: Callable[[CheckReport], None] | None = None,
     progress: Progress | None = None,
     loaded: values.MergedValues | None = None,
 ) -> CheckReport:
     """Run the stages for one environment, up to and including ``until`` (one of STAGES).
 
-    ``after_schema`` runs once the fast stages (values, schema) passed, while helm renders: the
-    release lints there, so a bad overlay fails in seconds rather than after a minute of lint.
-    ``progress`` hears each stage start and end (keelson.stages). ``loaded``: ``env``'s values with
-    these ``overlays`` when the caller has loaded them already; the values stage then reuses them.
+    ``after_render`` runs once the fast stages (values, schema, render: the render is where the
+    charts' own validation of the values fails) passed: the release lints there, so a bad overlay
+    fails in seconds, before lint. ``progress`` hears each stage start and end (keelson.stages).
+    ``loaded``: ``env``'s values with these ``overlays`` when the caller has loaded them already;
+    the values stage then reuses them.
     """
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}")
@@ -213,9 +214,13 @@ def check(
         env, overlays, prj, versions=versions, kube_context=kube_context, progress=progress, loaded=loaded
     )
     try:
-        if pipeline.validate(until) and after_schema is not None:
-            after_schema(pipeline.report)
-        return pipeline.finish(until)
+        if after_render is None or until in {"values", "schema"}:
+            if pipeline.validate(until):
+                pipeline.finish(until)
+        elif pipeline.validate(until) and pipeline.render():
+            after_render(pipeline.report)
+            pipeline.judge(until)
+        return pipeline.report
     finally:
         pipeline.close()
 

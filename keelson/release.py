@@ -1,19 +1,20 @@
-"""The release pipeline: [target → prerequisites, with --deploy] → preflight → check (values, schema;
-then lint; render, kube, configs, gates, rules) → diff against the env's last release →
+"""The release pipeline: [target → prerequisites, with --deploy] → preflight → check (values, schema,
+render; then lint; kube, configs, gates, rules) → diff against the env's last release →
 package → publish → deploy → write. ``target`` is the env guard and ``prerequisites`` is
 keelson.preflight on the target.
 
     report = release.run("prod")                   # a ReleaseReport: stages, diff, record, ...
     report = release.run("prod", dry_run=True)      # everything but publishing; dist/ untouched
 
-The values and their schema are checked before lint (seconds, not a minute), so a bad overlay
-fails fast. Nothing is written into ``dist/`` before the last stage. Packages, the merged index
-and the release record are staged beside their targets (``keelson.staging``); ``write`` commits
-them with one journal rename and then moves them into place (archives, then ``index.yaml``, then
-``packages/<env>/`` and ``releases/<env>.json``). A failure before the commit leaves ``dist/``
-byte for byte as it was; a crash after it is completed by the next run. The repository lock is
-held from reading the index to the last move, so concurrent releases queue. A prod release
-refuses a dirty git tree; image pinning is the gates' (KEEL002, which honours waivers).
+The values, their schema and the charts' own validation (at render) are checked before lint
+(seconds), so a bad overlay fails fast. Nothing is written into ``dist/`` before the last stage.
+Packages, the merged index and the release record are staged beside their targets
+(``keelson.staging``); ``write`` commits them with one journal rename and then moves them into place
+(archives, then ``index.yaml``, then ``packages/<env>/`` and ``releases/<env>.json``). A failure
+before the commit leaves ``dist/`` byte for byte as it was; a crash after it is completed by the
+next run. The repository lock is held from reading the index to the last move, so concurrent
+releases queue. A prod release refuses a dirty git tree; image pinning is the gates' (KEEL002, which
+honours waivers).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ STAGES = (
     "target",  # --deploy: the env guard (the kube context's cluster is the env's), in seconds
     "prerequisites",  # --deploy: preflight against the target, before anything is built
     "preflight",
-    "check",  # values and schema, then lint, then render, kube, configs, gates and rules
+    "check",  # values, schema and render, then lint, then kube, configs, gates and rules
     "lint",
     "diff",
     "package",
@@ -129,8 +130,8 @@ class _Release:
                 )
 
     def lint(self, user: dict[str, Any]) -> None:
-        """Once, after the values and schema passed, while helm renders, with the values the check
-        loaded (overlays included); unchanged inputs that linted clean before are not linted again
+        """Once, after the values, schema and render passed, with the values the check loaded
+        (overlays included); unchanged inputs that linted clean before are not linted again
         (keelson.memo)."""
         with self.stage("lint") as stage:
             results = linting.run([self.env], self.prj, user_values={self.env: user})
@@ -140,7 +141,7 @@ class _Release:
     def check(self) -> None:
         reported = 0
 
-        def lint_after_schema(partial: CheckReport) -> None:
+        def lint_after_render(partial: CheckReport) -> None:
             nonlocal reported
             for result in partial.stages:
                 self.stages.add(result)
@@ -148,7 +149,7 @@ class _Release:
             self.lint(partial.user)
 
         checked = checking.check(
-            self.env, self.overlays, self.prj, after_schema=lint_after_schema, loaded=self.loaded
+            self.env, self.overlays, self.prj, after_render=lint_after_render, loaded=self.loaded
         )
         for result in checked.stages[reported:]:
             self.stages.add(result)
@@ -300,7 +301,7 @@ def run(
             steps.guard(kube_context)
             steps.prerequisites()
         steps.preflight()
-        steps.check()  # values and schema, then lint, then the rest of the check
+        steps.check()  # values, schema and render, then lint, then the rest of the check
         with Staging(dist) as staged, repository.lock(steps.repo):
             try:
                 steps.diff()

@@ -54,7 +54,7 @@ def test_release_prod_publishes_a_repository_that_consumers_use(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     stages = [match.group(1) for line in done.stdout.splitlines() if (match := STAGE_LINE.match(line))]
-    expected = ["preflight", "values", "schema", "lint", "render", "kube", "gates", "diff"]
+    expected = ["preflight", "values", "schema", "render", "lint", "kube", "gates", "diff"]
     expected += ["package", "publish", "write"]
     assert [stage for stage in stages if stage in expected] == expected
     assert all(" ok " in line for line in done.stdout.splitlines() if STAGE_LINE.match(line))
@@ -128,6 +128,31 @@ def test_a_bad_overlay_fails_at_the_fast_checks_before_lint_runs(
     assert [stage.stage for stage in report.stages] == ["preflight", "values", "schema"]
     assert report.failed is not None
     assert report.failed.stage == "schema"
+
+
+def test_a_rule_of_the_charts_own_validation_stops_the_release_at_render_before_lint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cross-field rules live in the templates (helm install shows them): the render is where they
+    # fail, and it comes before lint.
+    prj = git_project(tmp_path / "project")
+
+    def no_lint(*args: object, **kwargs: object) -> None:
+        raise AssertionError("lint ran before the charts' validation passed")
+
+    monkeypatch.setattr("keelson.release.linting.run", no_lint)
+    bad = write(tmp_path / "bad.yaml", "loki:\n  replicas: 2\n")
+    report = release.run("dev", prj=prj, overlays=[bad])
+    assert [stage.stage for stage in report.stages] == ["preflight", "values", "schema", "render"]
+    assert report.failed is not None
+    assert report.failed.stage == "render"
+    assert [(f.subject, f.message) for f in report.failed.findings] == [
+        (
+            "loki.replicas",
+            "must be 1 while the storage backend is filesystem (it is 2): more replicas need "
+            "global.storage.backend s3 (or loki.storage.backend s3)",
+        )
+    ]
 
 
 def test_prod_refuses_a_dirty_tree(tmp_path: Path) -> None:
