@@ -48,6 +48,15 @@ def key_pair(folder: Path) -> tuple[Path, Path]:
     return folder / "cosign.key", folder / "cosign.pub"
 
 
+def signed_pushes(stdout: str) -> dict[str, str]:
+    """chart -> digest of each `pushed <host>/charts/<chart>:<version> <digest> signed with cosign`."""
+    return {
+        words[1].rsplit("/", 1)[1].split(":")[0]: words[2]
+        for words in (line.split() for line in stdout.splitlines())
+        if words[:1] == ["pushed"] and words[3:] == ["signed", "with", "cosign"]
+    }
+
+
 def verify(public_key: Path, reference: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return cosign(
         "verify", "--key", str(public_key), "--insecure-ignore-tlog=true",
@@ -71,13 +80,9 @@ def test_every_pushed_chart_is_signed_and_verifies_only_with_its_key(
             prj, "publish", "--env", "prod", "--oci", url, "--plain-http", "--cosign-key", str(private)
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        pushed = {
-            words[1].rsplit("/", 1)[1].split(":")[0]: words[2]
-            for words in (line.split() for line in done.stdout.splitlines())
-            if words[:1] == ["pushed"]
-        }
+        pushed = signed_pushes(done.stdout)
         assert set(pushed) == set(CHARTS)
-        assert done.stdout.count("signed with cosign") == len(CHARTS)
+        assert done.stdout.count("pushed ") == len(CHARTS)
         for chart, digest in pushed.items():
             reference = f"{host}/charts/{chart}@{digest}"
             good = verify(public, reference, tmp_path)
@@ -86,8 +91,24 @@ def test_every_pushed_chart_is_signed_and_verifies_only_with_its_key(
             wrong = verify(other_public, reference, tmp_path)
             assert wrong.returncode != 0, f"{chart} verified with another key"
             assert "no matching signatures" in wrong.stderr
+        # A release goes through the same push; helm writes a new manifest (its creation time), so
+        # the tags move to new digests, and each of those is signed.
+        released = within(
+            prj, "release", "--env", "prod", "--oci", url, "--plain-http", "--cosign-key", str(private)
+        )
+        assert released.returncode == 0, released.stdout + released.stderr
+        repushed = signed_pushes(released.stdout)
+        assert set(repushed) == set(CHARTS)
+        for chart, digest in repushed.items():
+            assert verify(public, f"{host}/charts/{chart}@{digest}", tmp_path).returncode == 0, chart
     written = [path for path in (prj.root / "dist").rglob("*") if path.is_file()]
-    for text in [done.stdout, done.stderr, *(path.read_bytes().decode(errors="replace") for path in written)]:
+    for text in [
+        done.stdout,
+        done.stderr,
+        released.stdout,
+        released.stderr,
+        *(path.read_bytes().decode(errors="replace") for path in written),
+    ]:
         assert password not in text
         assert "ENCRYPTED SIGSTORE PRIVATE KEY" not in text
 
