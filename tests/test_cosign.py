@@ -76,6 +76,16 @@ def test_every_pushed_chart_is_signed_and_verifies_only_with_its_key(
     assert packaged.returncode == 0, packaged.stdout + packaged.stderr
     with registry(tmp_path / "registry") as host:
         url = f"oci://{host}/charts"
+        wrong_password = secrets.token_urlsafe(24)
+        monkeypatch.setenv("COSIGN_PASSWORD", wrong_password)
+        refused = within(
+            prj, "publish", "--env", "prod", "--oci", url, "--plain-http", "--cosign-key", str(private)
+        )
+        line = one_error_line(refused, f"cosign sign {host}/charts/", "@sha256:")
+        assert "decrypt" in line  # cosign says why: the password does not open the key
+        assert wrong_password not in refused.stdout + refused.stderr
+        assert not (prj.root / "dist" / "releases" / "prod.json").exists()  # nothing was written
+        monkeypatch.setenv("COSIGN_PASSWORD", password)
         done = within(
             prj, "publish", "--env", "prod", "--oci", url, "--plain-http", "--cosign-key", str(private)
         )
