@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from keelson import helm, repository
+from keelson import cosign, helm, repository
 from keelson.charts import all_charts
 from keelson.errors import KeelsonError
 from keelson.package import Archive, PackageResult, sha256_file
@@ -69,6 +69,7 @@ class OciPush:
     version: str
     reference: str  # host/path/chart:version
     digest: str  # the manifest digest the registry answered
+    signed: bool = False  # cosign signed it by that digest (--cosign-key)
 
 
 def now() -> float:
@@ -161,10 +162,14 @@ def push_oci(
     plain_http: bool = False,
     binary: str = "helm",
     charts: Sequence[str] = (),
+    cosign_key: cosign.SigningKey | None = None,
 ) -> list[OciPush]:
-    """``helm push`` each archive (``charts``: only those) to ``url`` (``oci://host[:port]/path``)."""
+    """``helm push`` each archive (``charts``: only those) to ``url`` (``oci://host[:port]/path``);
+    with ``cosign_key``, cosign signs each right after its push, by the digest the registry answered."""
     if not url.startswith("oci://") or len(url) <= len("oci://"):
         raise PublishError(f'--oci "{url}": must look like oci://registry.example.com/charts')
+    if cosign_key:
+        prj.tool("cosign")  # a missing cosign stops the release before the first push, not after it
     pushed: list[OciPush] = []
     command = helm.command(prj, binary)
     for archive in packaged.archives:
@@ -177,13 +182,22 @@ def push_oci(
         text = bytes(output).decode(errors="replace")
         reference = _PUSHED.search(text)
         digest = _DIGEST.search(text)
-        fallback = f"{url.removeprefix('oci://')}/{archive.name}:{archive.version}"
+        repository_path = f"{url.removeprefix('oci://').rstrip('/')}/{archive.name}"
+        fallback = f"{repository_path}:{archive.version}"
+        answered = digest.group(1) if digest else ""
+        if cosign_key:
+            if not answered:
+                raise PublishError(
+                    f"helm push {archive.file} {url}: helm named no digest, so cosign cannot sign it"
+                )
+            cosign.sign(prj, cosign_key, f"{repository_path}@{answered}", plain_http=plain_http)
         pushed.append(
             OciPush(
                 archive.name,
                 archive.version,
                 reference.group(1) if reference else fallback,
-                digest.group(1) if digest else "",
+                answered,
+                signed=cosign_key is not None,
             )
         )
     return pushed
@@ -209,6 +223,7 @@ def run(
     dist: Path | None = None,
     oci: str | None = None,
     plain_http: bool = False,
+    cosign_key: cosign.SigningKey | None = None,
 ) -> PublishResult:
     """``invoke publish``: what ``invoke package`` left in ``dist/packages/<env>/`` goes into the
     repository (and to ``oci``), and becomes the env's last release (``dist/releases/<env>.json``).
@@ -225,7 +240,11 @@ def run(
         with Staging(dist) as stage, repository.lock(repo):
             try:
                 plan = prepare(packaged, repo, repository.load_index(repo), stage.area(repo), now=now())
-                pushed = tuple(push_oci(prj, packaged, oci, plain_http=plain_http)) if oci else ()
+                pushed = (
+                    tuple(push_oci(prj, packaged, oci, plain_http=plain_http, cosign_key=cosign_key))
+                    if oci
+                    else ()
+                )
                 record = replace(packaged.record, oci=tuple(push.reference for push in pushed))
                 staged_record = stage.path / "record.json"
                 write_record(record, staged_record)

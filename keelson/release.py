@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from keelson.check import CheckReport
+    from keelson.cosign import SigningKey
     from keelson.models import Object
 
 __all__ = ["STAGES", "STRICT_ENVS", "ReleaseError", "ReleaseReport", "run"]
@@ -204,7 +205,15 @@ class _Release:
                 f"sha256 {packaged.umbrella.sha256[:12]}, renders the checked {len(rendered)} objects"
             )
 
-    def publish(self, staged: Staging, *, dry_run: bool, oci: str | None, plain_http: bool) -> None:
+    def publish(
+        self,
+        staged: Staging,
+        *,
+        dry_run: bool,
+        oci: str | None,
+        plain_http: bool,
+        cosign_key: SigningKey | None,
+    ) -> None:
         report = self.report
         assert report.packaged is not None
         with self.stage("publish") as stage:
@@ -217,10 +226,13 @@ class _Release:
                 f"{self.prj.display(self.repo)} {'would add' if dry_run else 'adds'} {added}; index {index}"
             )
             if oci and not dry_run:
-                report.oci = publish.push_oci(self.prj, report.packaged, oci, plain_http=plain_http)
-                stage.detail.append(f"; pushed {len(report.oci)} chart(s) to {oci}")
+                report.oci = publish.push_oci(
+                    self.prj, report.packaged, oci, plain_http=plain_http, cosign_key=cosign_key
+                )
+                signed = " and signed them with cosign" if cosign_key else ""
+                stage.detail.append(f"; pushed {len(report.oci)} chart(s) to {oci}{signed}")
             elif oci:
-                stage.detail.append(f"; would push to {oci}")
+                stage.detail.append(f"; would push to {oci}{' and sign with cosign' if cosign_key else ''}")
 
     def deploy(self, timeout: str) -> None:
         report = self.report
@@ -282,6 +294,7 @@ def run(
     dist: Path | None = None,
     oci: str | None = None,
     plain_http: bool = False,
+    cosign_key: SigningKey | None = None,
     sign: package.Signing | None = None,
     dry_run: bool = False,
     deploy: bool = False,
@@ -306,7 +319,7 @@ def run(
             try:
                 steps.diff()
                 steps.package(staged, sign)
-                steps.publish(staged, dry_run=dry_run, oci=oci, plain_http=plain_http)
+                steps.publish(staged, dry_run=dry_run, oci=oci, plain_http=plain_http, cosign_key=cosign_key)
                 if dry_run:
                     return report
                 if deploy:

@@ -61,7 +61,10 @@ class ReleaseReport:
             verb = "would add" if self.dry_run else "added"
             unchanged = len(self.plan.unchanged)
             lines.append(f"  repository {self.plan.repo_dir} {verb}: {added} ({unchanged} already published)")
-        lines += [f"  pushed {push.reference} {push.digest}".rstrip() for push in self.oci]
+        lines += [
+            f"  pushed {push.reference} {push.digest}{' signed with cosign' if push.signed else ''}".rstrip()
+            for push in self.oci
+        ]
         if self.deployed is not None:
             d = self.deployed
             lines.append(f"  deployed {d.release} revision {d.revision} ({d.status}) in {d.namespace}")

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from invoke.tasks import task
 
+from keelson import artifacthub, schemagen
 from keelson import check as pipeline
 from keelson import gates as gating
 from keelson import lint as linters
-from keelson import schemagen
 from keelson.errors import SchemaError, UsageError
 from keelson.project import ENVS
 from keelson.render import write_objects
@@ -99,6 +99,31 @@ def values_schemas(c: Context, check: bool = False) -> None:
     for item in written:
         print(f"wrote {PRJ.display(item.target)}")
     print(f"values-schemas: {len(written)} schema(s) written")
+
+
+@task(
+    name="annotations",
+    help={"check": "write nothing; fail naming every chart whose Artifact Hub annotations are stale"},
+)
+@user_errors
+def annotations_(c: Context, check: bool = False) -> None:
+    """Write the Artifact Hub annotations of every Chart.yaml from CHANGELOG.md and the prod render."""
+    report = pipeline.check("prod", [], PRJ, until="render")
+    if not report.ok:
+        report_checks([report])  # the prod render failed: its stages say where
+    if check:
+        stale = artifacthub.stale(PRJ, report.objects)
+        if stale:
+            names = ", ".join(PRJ.display(item.target) for item in stale)
+            raise artifacthub.AnnotationError(
+                f"{names}: Artifact Hub annotations are stale: run {artifacthub.COMMAND} and commit them"
+            )
+        print("annotations: every Chart.yaml is up to date")
+        return
+    written = artifacthub.write(PRJ, report.objects)
+    for item in written:
+        print(f"wrote {PRJ.display(item.target)}")
+    print(f"annotations: {len(written)} Chart.yaml file(s) written")
 
 
 @task(

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from invoke.context import Context
 
     from keelson import package as packaging
+    from keelson.cosign import SigningKey
 
 # Each task imports the modules it runs when it runs (pyproject.toml says why).
 
@@ -35,6 +36,22 @@ def _signing(
         raise UsageError("--sign needs --key NAME and --keyring PATH (a secret keyring file)")
     return packaging.Signing(key, Path(keyring), Path(passphrase_file) if passphrase_file else None)
 
+
+def _cosign_key(cosign_key: str | None, oci: str | None) -> SigningKey | None:
+    """The checked key file of --cosign-key, before anything runs (the password: COSIGN_PASSWORD)."""
+    from keelson import cosign
+
+    if not cosign_key:
+        return None
+    if not oci:
+        raise UsageError("--cosign-key goes with --oci: cosign signs the charts pushed there")
+    return cosign.signing_key(Path(cosign_key))
+
+
+COSIGN_HELP = (
+    "with --oci: sign each pushed chart with cosign and this private key file "
+    "(its password in COSIGN_PASSWORD; no transparency log)"
+)
 
 SIGN_HELP = {
     "sign": "sign each archive (a .prov beside it), like helm package --sign",
@@ -156,28 +173,31 @@ def package_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
         "repo": "the directory chart repository (default dist/repo)",
         "oci": "also push every chart with helm push to this oci://host/path",
         "plain_http": "talk plain HTTP to the OCI registry (a registry on loopback)",
+        "cosign_key": COSIGN_HELP,
     },
 )
 @user_errors
-def publish_(
+def publish_(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     c: Context,
     env: str | None = None,
     repo: str | None = None,
     oci: str | None = None,
     plain_http: bool = False,
+    cosign_key: str | None = None,
 ) -> None:
     """Merge the packaged charts into the repository index (never dropping a version); --oci pushes."""
     from keelson import publish as publishing
 
     env = one_env(env)
+    key = _cosign_key(cosign_key, oci)
     with stage(env, "publish") as step:
         result = publishing.run(
-            env, PRJ, repo_dir=Path(repo) if repo else None, oci=oci, plain_http=plain_http
+            env, PRJ, repo_dir=Path(repo) if repo else None, oci=oci, plain_http=plain_http, cosign_key=key
         )
         for decision in result.plan.decisions:
             print(f"{decision.file:<28} {'added' if decision.action == 'add' else 'already published'}")
         for push in result.oci:
-            print(f"pushed {push.reference} {push.digest}")
+            print(f"pushed {push.reference} {push.digest}{' signed with cosign' if push.signed else ''}")
         index = "index.yaml updated" if result.plan.index_changed else "index.yaml unchanged"
         step.detail.append(
             f"{PRJ.display(result.plan.repo_dir)}: {index}; record {PRJ.display(result.record_path)}"
@@ -196,6 +216,7 @@ def publish_(
         "timeout": "with --deploy: how long helm waits (default 10m)",
         "json": "print a machine-readable report instead of the stages",
         "kube_context": "with --deploy: the kube context to deploy to (default: the current one)",
+        "cosign_key": COSIGN_HELP,
         **SIGN_HELP,
     },
 )
@@ -216,6 +237,7 @@ def release(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     keyring: str | None = None,
     passphrase_file: str | None = None,
     kube_context: str | None = None,
+    cosign_key: str | None = None,
 ) -> None:
     """lint, check, gates, diff against the last release, package, publish (and deploy) one env."""
     from keelson import diff as diffing
@@ -233,6 +255,7 @@ def release(  # noqa: PLR0917 (invoke turns every parameter into a flag)
         repo_dir=Path(repo) if repo else None,
         oci=oci,
         plain_http=plain_http,
+        cosign_key=_cosign_key(cosign_key, oci),
         sign=_signing(sign, key, keyring, passphrase_file),
         dry_run=dry_run,
         deploy=deploy,

@@ -37,8 +37,9 @@ def _names(selection: list[pins.Pin], kinds: set[str]) -> set[str]:
 
 def test_main_profile_is_what_the_release_runs() -> None:
     """`invoke release` calls helm, ct, kubeconform, amtool and promtool (grep `tool(` in keelson/),
-    and kubectl when it deploys, rolls back or checks a cluster's prerequisites; the main profile
-    builds those and no server, scanner or control-plane program."""
+    kubectl when it deploys, rolls back or checks a cluster's prerequisites, and cosign when it signs
+    what it pushes (--cosign-key); the main profile builds those and no server, scanner or
+    control-plane program."""
     main = pins.selected(real_pins(), "main")
     assert _names(main, {"go", "gosrc", "venv"}) == {
         "helm",
@@ -47,6 +48,7 @@ def test_main_profile_is_what_the_release_runs() -> None:
         "amtool",
         "promtool",
         "kubectl",
+        "cosign",
     }
     assert _names(main, {"pypi"}) >= {"pyhelm3", "yamllint", "yamale", "kubernetes-validate"}
     assert not _names(main, {"pypi"}) & {"pytest", "mypy", "ruff"}
