@@ -94,8 +94,8 @@ def test_the_pod_is_restricted_pinned_and_probed(rendered: Rendered) -> None:
     assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http-metrics"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "telemetry"}
     assert container["resources"] == {
-        "requests": {"cpu": "10m", "memory": "64Mi"},
-        "limits": {"cpu": "200m", "memory": "256Mi"},
+        "requests": {"cpu": "10m", "memory": "64Mi", "ephemeral-storage": "16Mi"},
+        "limits": {"cpu": "200m", "memory": "256Mi", "ephemeral-storage": "64Mi"},
     }
     assert container["args"] == [
         "--port=8080",
