@@ -53,6 +53,7 @@ def test_installed_in_staging_and_prod_only(rendered: Rendered, env: str) -> Non
         ("ClusterRole", KSM_RBAC),
         ("Deployment", KSM),
         ("NetworkPolicy", KSM),
+        *([("PodDisruptionBudget", KSM)] if env == "prod" else []),
         ("RoleBinding", KSM),
         ("Service", KSM),
         ("ServiceAccount", KSM),
@@ -60,9 +61,26 @@ def test_installed_in_staging_and_prod_only(rendered: Rendered, env: str) -> Non
     assert _ksm_objects(rendered(env)) == (expected if ENABLED[env] else [])
 
 
+@pytest.mark.parametrize(("env", "replicas"), [("staging", 1), ("prod", 2)])
+def test_prod_runs_two_replicas_spread_and_guarded(rendered: Rendered, env: str, replicas: int) -> None:
+    objects = rendered(env)
+    deployment = find_object(objects, "Deployment", KSM)
+    assert deployment["spec"]["replicas"] == replicas
+    anti = pod_spec(deployment)["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert [term["podAffinityTerm"]["topologyKey"] for term in anti] == ["kubernetes.io/hostname"]
+    if env == "prod":
+        pdb = find_object(objects, "PodDisruptionBudget", KSM)
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert pdb["spec"]["selector"]["matchLabels"] == {
+            "app.kubernetes.io/name": "kube-state-metrics",
+            "app.kubernetes.io/instance": RELEASE,
+        }
+
+
 def test_the_pod_is_restricted_pinned_and_probed(rendered: Rendered) -> None:
     deployment = find_object(rendered("prod"), "Deployment", KSM)
-    assert deployment["spec"]["replicas"] == 1
     pod = pod_spec(deployment)
     assert pod["serviceAccountName"] == KSM
     assert pod["automountServiceAccountToken"] is True  # it reads the API

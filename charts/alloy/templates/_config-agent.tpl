@@ -257,7 +257,7 @@ prometheus.scrape "pods" {
 {{/*
 kube-state-metrics of this release: the pods behind its Service, on the Service's metrics port
 (`agent.kubeStateMetrics.portName`), found by the pod discovery the agent already runs (so no RBAC
-on services or endpoints). Each agent sees only the pods of its node, so the one pod is scraped
+on services or endpoints). Each agent sees only the pods of its node, so each pod is scraped
 once, by the agent of its node. honor_labels keeps the namespace, pod and container of the object a
 series describes; the target adds no pod labels of its own, which would name kube-state-metrics'
 pod on every series that has none (a Deployment's).

@@ -77,7 +77,8 @@ rules:
 {{/*
 Containers, pods and workloads. The state the API holds comes from kube-state-metrics (job
 kube-state-metrics, when kubeStateMetrics.enabled): restart counts, resource limits, desired and
-available replicas. Use comes from cAdvisor (job cadvisor), scrape health from the agent's pod
+available replicas. Its replicas export the same series (each with its own `instance`), so every
+kube_* series is read through max by, never sum. Use comes from cAdvisor (job cadvisor), scrape health from the agent's pod
 scrapes (job kubernetes-pods). Without kube-state-metrics only KubeScrapeTargetDown is rendered.
 */}}
 {{- define "keelson.alerting.group.kubernetes" -}}
@@ -126,7 +127,7 @@ rules:
     expr: |-
       sum by ({{ $by }}) (rate(container_cpu_usage_seconds_total{ {{- $containers -}} }[{{ $k.cpu.window }}]))
         /
-      sum by ({{ $by }}) (kube_pod_container_resource_limits{ {{- $state -}}, resource="cpu"})
+      max by ({{ $by }}) (kube_pod_container_resource_limits{ {{- $state -}}, resource="cpu"})
         > {{ $k.cpu.ratio }}
     for: {{ $k.cpu.for }}
     labels:
@@ -140,7 +141,7 @@ rules:
     expr: |-
       sum by ({{ $by }}) (container_memory_working_set_bytes{ {{- $containers -}} })
         /
-      sum by ({{ $by }}) (kube_pod_container_resource_limits{ {{- $state -}}, resource="memory"})
+      max by ({{ $by }}) (kube_pod_container_resource_limits{ {{- $state -}}, resource="memory"})
         > {{ $ratio }}
     for: {{ $k.memory.for }}
     labels:
