@@ -98,3 +98,15 @@ def all_charts(charts_dir: Path) -> list[Chart]:
                 seen.add(chart.path)
                 order.append(chart)
     return order
+
+
+def aliases(chart: Chart) -> dict[str, str]:
+    """Dependency alias -> chart folder name, for every aliased dependency in the tree. Helm names an
+    aliased chart after its alias, in its ``# Source:`` comments too (``charts/kubeStateMetrics/...``
+    for the folder ``charts/kube-state-metrics``)."""
+    return {
+        dep.key: dep.path.name
+        for node in build_order(chart)
+        for dep in node.dependencies
+        if dep.key != dep.path.name
+    }

@@ -99,28 +99,36 @@ def chart_of(obj: Object | None) -> str:
     return match.group("chart") if match else ""
 
 
-def _chart_path(source: str) -> str:
-    """``keelson/charts/app/templates/x.yaml`` -> ``charts/app/templates/x.yaml`` (charts/ holds siblings)."""
+def _chart_path(source: str, aliases: Mapping[str, str]) -> str:
+    """``keelson/charts/app/templates/x.yaml`` -> ``charts/app/templates/x.yaml`` (charts/ holds
+    siblings); an aliased chart's folder comes from ``aliases`` (alias -> folder name)."""
     parts = source.split("/")
     inner = [i for i, part in enumerate(parts) if part == "charts" and 0 < i < len(parts) - 1]
-    return "/".join(parts[inner[-1] :]) if inner else f"charts/{source}"
+    path = parts[inner[-1] :] if inner else ["charts", *parts]
+    path[1] = aliases.get(path[1], path[1])
+    return "/".join(path)
 
 
-def manifest_documents(text: str, where: str) -> Iterator[tuple[Any, str]]:
+def manifest_documents(
+    text: str, where: str, aliases: Mapping[str, str] | None = None
+) -> Iterator[tuple[Any, str]]:
     """Each document of ``helm template`` output, parsed, with the chart template its ``# Source:``
-    comment names (``charts/app/templates/deployment.yaml``; "" without one). Empty ones are left out."""
+    comment names (``charts/app/templates/deployment.yaml``; "" without one). Empty ones are left out.
+    ``aliases`` (``charts.aliases``) maps an aliased chart back to its folder."""
     for chunk in re.split(r"(?m)^---\s*$", text):
         source = re.search(r"(?m)^# Source: (\S+)\s*$", chunk)
         document = parse(chunk, f"{where}: {source.group(1)}" if source else where)
         if document is not None:
-            yield document, _chart_path(source.group(1)) if source else ""
+            yield document, _chart_path(source.group(1), aliases or {}) if source else ""
 
 
-def parse_manifest(text: str, default_namespace: str) -> tuple[list[Object], dict[str, str]]:
+def parse_manifest(
+    text: str, default_namespace: str, aliases: Mapping[str, str] | None = None
+) -> tuple[list[Object], dict[str, str]]:
     """``helm template`` output -> the objects and, per ``Kind/namespace/name``, its template file."""
     objects: list[Object] = []
     sources: dict[str, str] = {}
-    for document, source in manifest_documents(text, "helm template"):
+    for document, source in manifest_documents(text, "helm template", aliases):
         if not isinstance(document, dict) or "kind" not in document:
             continue
         objects.append(document)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keelson import helm
-from keelson.charts import Chart, build_order, load_chart
+from keelson.charts import Chart, aliases, build_order, load_chart
 from keelson.errors import RenderError, ValuesError
 from keelson.k8s import describe, manifest_documents, ref
 from keelson.memo import program
@@ -229,7 +229,7 @@ def render(
     where = f"helm template {prj.display(chart)}"
     rendered = Rendered()
     try:
-        for document, source in manifest_documents(output, where):
+        for document, source in manifest_documents(output, where, aliases(load_chart(chart))):
             if not isinstance(document, dict) or "kind" not in document:
                 raise RenderError(f"{where}: {source or '?'}: rendered a document that is not an object")
             rendered.append(document)

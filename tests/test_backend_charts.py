@@ -51,6 +51,18 @@ INTENDED = {
     },
 }
 
+# Changed on purpose since, by issue 14 item 4 (exact Kubernetes alerts): staging and prod add
+# kube-state-metrics (its objects are named <release>-kube-state-metrics), the Kubernetes alert
+# group reads its series, and the agent scrapes it (config, its checksum, the egress to it).
+LATER_OBJECT_SUFFIX = "keelson-kube-state-metrics"
+LATER_CHANGED = {
+    "v1/ConfigMap/keelson/keelson-alert-rules",
+    "monitoring.coreos.com/v1/PrometheusRule/keelson/keelson-alert-rules",
+    "v1/ConfigMap/keelson/keelson-alloy-agent",
+    "apps/v1/DaemonSet/keelson/keelson-alloy-agent",
+    "networking.k8s.io/v1/NetworkPolicy/keelson/keelson-alloy-agent",
+}
+
 
 def template_lines(charts: Path, chart: str, *, syntax: bool = False) -> list[str]:
     """The non-blank lines of the chart's templates/*.yaml and *.tpl, stripped, without template
@@ -120,9 +132,10 @@ def test_render_is_unchanged_but_for_the_listed_fixes(repo: Project, env: str) -
     before = against.render_ref(BEFORE, env, repo)
     after, _ = against.render_env(env, repo)
     report = diff.compare(before.objects, after, old=before.label, new="this checkout")
-    assert report.added == []
+    assert [key for key in report.added if not key.name.endswith(LATER_OBJECT_SUFFIX)] == []
     assert report.removed == []
-    assert _changes(report) == {key: [(path, "added", new)] for key, (path, new) in INTENDED.items()}
+    changes = {key: found for key, found in _changes(report).items() if key not in LATER_CHANGED}
+    assert changes == {key: [(path, "added", new)] for key, (path, new) in INTENDED.items()}
     assert report.unchanged > 0
 
 

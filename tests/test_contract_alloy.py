@@ -150,9 +150,10 @@ def test_agent_rbac_is_least_privilege(rendered: Callable[[str], list[Object]]) 
     # The only Role is the agent's, for the Prometheus Operator's objects (the cluster serves
     # monitoring.coreos.com/v1 here; tests/test_contract_operator.py pins its rules): the gateway
     # needs no API access.
-    namespaced = [(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] in {"Role", "RoleBinding"}]
+    alloy = [o for o in objects if o["metadata"]["labels"].get("app.kubernetes.io/name") == "alloy"]
+    namespaced = [(o["kind"], o["metadata"]["name"]) for o in alloy if o["kind"] in {"Role", "RoleBinding"}]
     assert namespaced == [("Role", f"{AGENT}-keelson"), ("RoleBinding", f"{AGENT}-keelson")]
-    assert [o["metadata"]["name"] for o in objects if o["kind"] == "ClusterRole"] == [AGENT_RBAC]
+    assert [o["metadata"]["name"] for o in alloy if o["kind"] == "ClusterRole"] == [AGENT_RBAC]
 
 
 # --- gateway -------------------------------------------------------------------------------------

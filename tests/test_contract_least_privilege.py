@@ -61,7 +61,11 @@ def test_agent_rbac_narrows_to_the_listed_namespaces() -> None:
     ]
     name = f"{AGENT}-keelson"  # the release namespace in the name: two releases never share a Role
     roles = {o["metadata"]["namespace"]: o for o in objects if o["kind"] == "Role"}
-    bindings = {o["metadata"]["namespace"]: o for o in objects if o["kind"] == "RoleBinding"}
+    bindings = {
+        o["metadata"]["namespace"]: o
+        for o in objects
+        if o["kind"] == "RoleBinding" and o["metadata"]["name"] == name  # not kube-state-metrics' own
+    }
     assert sorted(roles) == sorted(bindings) == ["apps", "keelson"]
     for namespace in ("apps", "keelson"):
         assert roles[namespace]["metadata"]["name"] == name

@@ -162,7 +162,7 @@ def test_without_the_api_or_forced_off_nothing_of_it_renders(overlay: str, api: 
     assert not [b for b in blocks if b[0].startswith(("prometheus.operator.", "mimir.rules."))]
     assert not [a for a in _args(objects) if a.startswith("--cluster.")]
     assert not [o for o in objects if o["metadata"]["name"] == CLUSTER_SERVICE]
-    assert not [o for o in objects if o["kind"] in {"Role", "RoleBinding"}]
+    assert not [o for o in _alloy(objects) if o["kind"] in {"Role", "RoleBinding"}]
     assert find_object(objects, "ClusterRole", AGENT_RBAC)["rules"] == [
         {"apiGroups": [""], "resources": ["pods", "pods/log", "nodes", "nodes/metrics"], "verbs": READ}
     ]
@@ -252,7 +252,13 @@ OPERATOR_RULES = [
 ]
 
 
+def _alloy(objects: list[Object]) -> list[Object]:
+    """The alloy chart's objects (kube-state-metrics, in staging and prod, has a RoleBinding too)."""
+    return [o for o in objects if o["metadata"]["labels"].get("app.kubernetes.io/name") == "alloy"]
+
+
 def _roles(objects: list[Object]) -> dict[str, list[dict[str, Any]]]:
+    objects = _alloy(objects)
     found: dict[str, list[dict[str, Any]]] = {}
     for role in (o for o in objects if o["kind"] == "Role"):
         assert role["metadata"]["name"] == f"{AGENT}-keelson"

@@ -42,7 +42,7 @@ ENVS = ("dev", "prod")
 def test_every_pod_is_restricted(rendered: Callable[[str], list[Object]], env: str) -> None:
     """The restricted PSS on every pod and container; there is no exception to explain."""
     found = workloads(rendered(env))
-    assert len(found) == 9
+    assert len(found) == (10 if env == "prod" else 9)  # prod adds kube-state-metrics
     for obj in found:
         pod = pod_spec(obj)
         assert pod["securityContext"]["runAsNonRoot"] is True, where(obj)
@@ -90,7 +90,11 @@ def test_only_the_agent_mounts_an_api_token(rendered: Callable[[str], list[Objec
     with_token = [
         where(o) for o in workloads(rendered(env)) if pod_spec(o).get("automountServiceAccountToken")
     ]
-    assert with_token == [f"DaemonSet/{RELEASE}-alloy-agent"]
+    # The agent (discovery, logs, kubelet) and kube-state-metrics (it lists and watches the API).
+    expected = [f"DaemonSet/{RELEASE}-alloy-agent"]
+    if env == "prod":
+        expected.append(f"Deployment/{RELEASE}-kube-state-metrics")
+    assert with_token == expected
 
 
 # --- probes, requests and limits ----------------------------------------------------------------

@@ -94,7 +94,11 @@ def test_a_wildcard_host_in_prod_is_allowed_by_a_value() -> None:
 def test_an_allowed_registry_in_values_lets_the_image_through() -> None:
     release: Release = without_waivers(real("prod"))
     foreign_registry(release)
-    release.values["gates"]["allowedRegistries"] = ["docker.io", "registry.evil.example/keelson"]
+    release.values["gates"]["allowedRegistries"] = [
+        "docker.io",
+        "registry.k8s.io/kube-state-metrics",
+        "registry.evil.example/keelson",
+    ]
     assert hits(release.run(), "KEEL003") == []
 
 

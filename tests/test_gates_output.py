@@ -12,7 +12,7 @@ from gates_helpers import real, without_waivers
 from gates_spoilers import BACKEND, host_path, latest_tag, moving_tag, password_in_values
 from jsonschema import Draft4Validator
 
-from keelson import gates
+from keelson import charts, gates
 from keelson.project import NAMESPACE, RELEASE, project
 from keelson.render import charts_lock, prepare_dependencies
 
@@ -168,10 +168,14 @@ def test_parse_manifest_keeps_each_objects_template() -> None:
             text=True,
             check=True,
         ).stdout
-    objects, sources = gates.parse_manifest(text, NAMESPACE)
+    objects, sources = gates.parse_manifest(text, NAMESPACE, charts.aliases(charts.load_chart(prj.umbrella)))
     assert sources[f"Deployment/keelson/{BACKEND}"] == "charts/app/templates/deployment.yaml"
     assert (
         sources["NetworkPolicy/keelson/keelson-default-deny"] == "charts/keelson/templates/networkpolicy.yaml"
+    )
+    # An aliased chart is named after its alias in helm's comments; the path is its folder's.
+    assert sources[f"Deployment/keelson/{RELEASE}-kube-state-metrics"] == (
+        "charts/kube-state-metrics/templates/deployment.yaml"
     )
     assert len(sources) == len(objects)
     for path in sources.values():

@@ -194,6 +194,34 @@ CASES = {
         "loki:\n  image:\n    tag: main\n",
         (("loki.image.tag", "'latest' and moving tags are refused (gate KEEL001)"),),
     ),
+    "kube-state-metrics-installed-but-not-scraped": Case(
+        "prod",
+        "alloy:\n  agent:\n    kubeStateMetrics:\n      enabled: false\n",
+        (
+            (
+                "alloy.agent.kubeStateMetrics.enabled",
+                "must equal kubeStateMetrics.enabled (true): the agent scrapes kube-state-metrics exactly "
+                "when it is installed, and the Kubernetes alerts read its series",
+            ),
+        ),
+    ),
+    "kube-state-metrics-scraped-but-not-installed": Case(
+        "dev",
+        "kubeStateMetrics:\n  enabled: true\n",
+        (
+            (
+                "alloy.agent.kubeStateMetrics.enabled",
+                "must equal kubeStateMetrics.enabled (true): the agent scrapes kube-state-metrics exactly "
+                "when it is installed, and the Kubernetes alerts read its series",
+            ),
+        ),
+        defaults=("alloy.agent.kubeStateMetrics.enabled",),
+    ),
+    "kube-state-metrics-moving-tag-in-prod": Case(
+        "prod",
+        "kubeStateMetrics:\n  image:\n    tag: latest\n",
+        (("kubeStateMetrics.image.tag", "must be a semantic version"),),
+    ),
     "operator-rules-on-the-local-rule-store": Case(
         "prod",
         "alloy:\n  agent:\n    prometheusOperator:\n      rules:\n        enabled: true\n",

@@ -45,9 +45,14 @@ def render_env(
 def test_every_cluster_scoped_name_carries_the_namespace(env: str) -> None:
     objects = render_env(env, namespace="team-a")
     scoped = [obj for obj in objects if obj["kind"] in CLUSTER_SCOPED]
-    assert {obj["kind"] for obj in scoped} == {"ClusterRole", "ClusterRoleBinding"}
+    expected = {
+        ("ClusterRole", "team-a:keelson-alloy-agent"),
+        ("ClusterRoleBinding", "team-a:keelson-alloy-agent"),
+    }
+    if env != "dev":  # kube-state-metrics: its ClusterRole is bound by RoleBindings only
+        expected.add(("ClusterRole", "team-a:keelson-kube-state-metrics"))
+    assert {(obj["kind"], obj["metadata"]["name"]) for obj in scoped} == expected
     for obj in scoped:
-        assert obj["metadata"]["name"] == "team-a:keelson-alloy-agent", obj["kind"]
         assert "namespace" not in obj["metadata"]
     binding = find_object(objects, "ClusterRoleBinding", "team-a:keelson-alloy-agent")
     assert binding["roleRef"]["name"] == "team-a:keelson-alloy-agent"

@@ -94,7 +94,7 @@ def image_pinned(ctx: Context) -> Iterator[Hit]:
 
 
 # Registries allowed when values set no `gates.allowedRegistries`: where every chart's image comes from.
-DEFAULT_REGISTRIES = ("docker.io",)
+DEFAULT_REGISTRIES = ("docker.io", "registry.k8s.io/kube-state-metrics")
 
 
 def registry_of(name: str) -> str:

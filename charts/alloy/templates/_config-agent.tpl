@@ -24,6 +24,10 @@ node discoveries carry a field selector on the node name (NODE_NAME, from the do
 {{- else -}}
 {{- $names = $metrics -}}
 {{- end -}}
+{{- /* kube-state-metrics runs in the release namespace: a namespace list must hold it. */ -}}
+{{- if and $names $a.kubeStateMetrics.enabled -}}
+{{- $names = append $names (include "common.names.namespace" .) | uniq -}}
+{{- end -}}
 {{- toYaml (dict "names" $names) -}}
 {{- end -}}
 
@@ -374,6 +378,46 @@ mimir.rules.kubernetes "rules" {
 {{- end -}}
 
 {{/*
+kube-state-metrics of this release: the pods behind its Service, on the Service's metrics port
+(`agent.kubeStateMetrics.portName`), found by the pod discovery the agent already runs (so no RBAC
+on services or endpoints). Each agent sees only the pods of its node, so each pod is scraped
+once, by the agent of its node. honor_labels keeps the namespace, pod and container of the object a
+series describes; the target adds no pod labels of its own, which would name kube-state-metrics'
+pod on every series that has none (a Deployment's).
+*/}}
+{{- define "alloy.config.agent.kubeStateMetrics" -}}
+{{- $k := .Values.agent.kubeStateMetrics -}}
+{{- $m := .Values.agent.metrics -}}
+{{- $match := list (include "common.names.namespace" .) $k.name .Release.Name $k.portName -}}
+// kube-state-metrics of this release (the pods of Service {{ .Release.Name }}-{{ $k.name }}, port {{ $k.portName }}), when it runs on this node.
+discovery.relabel "kube_state_metrics" {
+  targets = discovery.kubernetes.pods.targets
+
+  rule {
+    source_labels = ["__meta_kubernetes_namespace", "__meta_kubernetes_pod_label_app_kubernetes_io_name", "__meta_kubernetes_pod_label_app_kubernetes_io_instance", "__meta_kubernetes_pod_container_port_name"]
+    separator     = ";"
+    regex         = {{ $match | join ";" | quote }}
+    action        = "keep"
+  }
+
+  rule {
+    source_labels = ["__meta_kubernetes_pod_phase"]
+    regex         = "Running"
+    action        = "keep"
+  }
+}
+
+prometheus.scrape "kube_state_metrics" {
+  targets         = discovery.relabel.kube_state_metrics.output
+  forward_to      = [prometheus.relabel.contract.receiver]
+  job_name        = "kube-state-metrics"
+  honor_labels    = true
+  scrape_interval = {{ $m.scrapeInterval | quote }}
+  scrape_timeout  = {{ $m.scrapeTimeout | quote }}
+}
+{{- end -}}
+
+{{/*
 One kubelet endpoint of this node: the kubelet's own metrics or cAdvisor's.
 Usage: include "alloy.config.agent.kubeletJob" (dict "context" $ "name" "cadvisor" "path" "/metrics/cadvisor")
 */}}
@@ -463,7 +507,10 @@ prometheus.scrape {{ .name | quote }} {
 {{- if include "alloy.agent.operatorRules" . -}}
 {{- $parts = append $parts (include "alloy.config.agent.operatorRules" .) -}}
 {{- end -}}
-{{- if or $a.metrics.enabled $a.kubelet.enabled $operator -}}
+{{- if $a.kubeStateMetrics.enabled -}}
+{{- $parts = append $parts (include "alloy.config.agent.kubeStateMetrics" .) -}}
+{{- end -}}
+{{- if or $a.metrics.enabled $a.kubelet.enabled $operator $a.kubeStateMetrics.enabled -}}
 {{- $parts = append $parts (include "alloy.config.metricsOutput" .) -}}
 {{- end -}}
 {{- if $a.logs.enabled -}}

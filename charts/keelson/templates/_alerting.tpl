@@ -75,59 +75,47 @@ rules:
 {{- end -}}
 
 {{/*
-The workloads whose running replicas are compared with their values: YAML list of
-{kind, name, namespace, container, pod (regex), desired}. App components and the Alloy gateway
-count their HPA's minimum when autoscaling is on. The Alloy agent (a DaemonSet) is left out.
-*/}}
-{{- define "keelson.alerting.workloads" -}}
-{{- $out := list -}}
-{{- $v := .Values -}}
-{{- if $v.app.enabled -}}
-{{- $app := dict "Values" $v.app "Chart" (dict "Name" "app") "Release" .Release -}}
-{{- range $name, $own := $v.app.components -}}
-{{- $c := mergeOverwrite (deepCopy $v.app.componentDefaults) (deepCopy ($own | default dict)) -}}
-{{- if $c.enabled -}}
-{{- $desired := ternary $c.autoscaling.minReplicas $c.replicas (and $c.autoscaling $c.autoscaling.enabled | default false) -}}
-{{- $fullname := include "common.names.component" (dict "context" $app "component" $name) -}}
-{{- $out = append $out (dict "kind" "Deployment" "name" $fullname "namespace" (include "common.names.namespace" $app) "container" $name "pod" (printf "%s-[a-z0-9]+-[a-z0-9]+" $fullname) "desired" (int $desired)) -}}
-{{- end -}}
-{{- end -}}
-{{- end -}}
-{{- range $chart := list "loki" "tempo" "mimir" "pyroscope" "grafana" -}}
-{{- $values := get $v $chart -}}
-{{- if $values.enabled -}}
-{{- $ctx := dict "Values" $values "Chart" (dict "Name" $chart) "Release" $.Release -}}
-{{- $fullname := include "common.names.fullname" $ctx -}}
-{{- $kind := ternary "Deployment" "StatefulSet" (eq $chart "grafana") -}}
-{{- $pod := ternary (printf "%s-[a-z0-9]+-[a-z0-9]+" $fullname) (printf "%s-[0-9]+" $fullname) (eq $kind "Deployment") -}}
-{{- $out = append $out (dict "kind" $kind "name" $fullname "namespace" (include "common.names.namespace" $ctx) "container" $chart "pod" $pod "desired" (int ($values.replicas | default 1))) -}}
-{{- end -}}
-{{- end -}}
-{{- if and $v.alloy.enabled $v.alloy.gateway.enabled -}}
-{{- $ctx := dict "Values" $v.alloy "Chart" (dict "Name" "alloy") "Release" .Release -}}
-{{- $g := $v.alloy.gateway -}}
-{{- $fullname := include "common.names.component" (dict "context" $ctx "component" "gateway") -}}
-{{- $desired := ternary $g.autoscaling.minReplicas $g.replicas $g.autoscaling.enabled -}}
-{{- $out = append $out (dict "kind" "Deployment" "name" $fullname "namespace" (include "common.names.namespace" $ctx) "container" "alloy" "pod" (printf "%s-[a-z0-9]+-[a-z0-9]+" $fullname) "desired" (int $desired)) -}}
-{{- end -}}
-{{- toYaml $out -}}
-{{- end -}}
-
-{{/*
-Containers and pods, from cAdvisor (job cadvisor) and the agent's pod scrapes (job kubernetes-pods).
-No kube-state-metrics: limits come from container_spec_*, restarts are the container instances seen
-in a window, desired replicas come from values.
+Containers, pods and workloads. The state the API holds comes from kube-state-metrics (job
+kube-state-metrics, when kubeStateMetrics.enabled): restart counts, resource limits, desired and
+available replicas. Its replicas export the same series (each with its own `instance`), so every
+kube_* series is read through max by, never sum. Use comes from cAdvisor (job cadvisor), scrape health from the agent's pod
+scrapes (job kubernetes-pods). Without kube-state-metrics only KubeScrapeTargetDown is rendered.
 */}}
 {{- define "keelson.alerting.group.kubernetes" -}}
 {{- $k := .Values.alerting.kubernetes -}}
-{{- $containers := printf "job=\"cadvisor\", %s, container!=\"\", container!=\"POD\"" (include "keelson.alerting.namespaceMatcher" .) -}}
+{{- $ns := include "keelson.alerting.namespaceMatcher" . -}}
+{{- $containers := printf "job=\"cadvisor\", %s, container!=\"\", container!=\"POD\"" $ns -}}
+{{- $state := printf "job=\"kube-state-metrics\", %s" $ns -}}
 {{- $by := "namespace, pod, container" -}}
 name: keelson-kubernetes
 interval: {{ .Values.alerting.evaluationInterval }}
 rules:
+  - alert: KubeScrapeTargetDown
+    expr: up{job="kubernetes-pods", {{ $ns }}} == 0
+    for: {{ $k.targetDown.for }}
+    labels:
+      severity: warning
+      {{- include "keelson.alerting.commonLabels" . | nindent 6 }}
+    annotations:
+      summary: {{ `{{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.app }}) does not answer its metrics scrape.` | quote }}
+      description: {{ `{{ $labels.instance }} has been down for the agent's scrapes` | quote }}
+  {{- if .Values.kubeStateMetrics.enabled }}
+  - alert: KubeStateMetricsDown
+    expr: absent(up{job="kube-state-metrics"} == 1)
+    for: {{ $k.targetDown.for }}
+    labels:
+      severity: warning
+      {{- include "keelson.alerting.commonLabels" . | nindent 6 }}
+    annotations:
+      summary: kube-state-metrics is not scraped, so the replica, restart and limit alerts cannot fire.
+      description: No successful scrape of job kube-state-metrics
+  # The restart count the API holds: exact, however short the container lived between scrapes.
   - alert: KubeContainerRestarting
     expr: |-
-      count by ({{ $by }}) (count_over_time(container_start_time_seconds{ {{- $containers -}} }[{{ $k.restarts.window }}])) - 1
+      max by ({{ $by }}) (
+        max_over_time(kube_pod_container_status_restarts_total{ {{- $state -}} }[{{ $k.restarts.window }}])
+          - min_over_time(kube_pod_container_status_restarts_total{ {{- $state -}} }[{{ $k.restarts.window }}])
+      )
         >= {{ $k.restarts.count }}
     labels:
       severity: warning
@@ -139,7 +127,7 @@ rules:
     expr: |-
       sum by ({{ $by }}) (rate(container_cpu_usage_seconds_total{ {{- $containers -}} }[{{ $k.cpu.window }}]))
         /
-      sum by ({{ $by }}) ((container_spec_cpu_quota{ {{- $containers -}} } > 0) / container_spec_cpu_period{ {{- $containers -}} })
+      max by ({{ $by }}) (kube_pod_container_resource_limits{ {{- $state -}}, resource="cpu"})
         > {{ $k.cpu.ratio }}
     for: {{ $k.cpu.for }}
     labels:
@@ -153,7 +141,7 @@ rules:
     expr: |-
       sum by ({{ $by }}) (container_memory_working_set_bytes{ {{- $containers -}} })
         /
-      sum by ({{ $by }}) (container_spec_memory_limit_bytes{ {{- $containers -}} } > 0)
+      max by ({{ $by }}) (kube_pod_container_resource_limits{ {{- $state -}}, resource="memory"})
         > {{ $ratio }}
     for: {{ $k.memory.for }}
     labels:
@@ -163,29 +151,29 @@ rules:
       summary: {{ printf "{{ $labels.namespace }}/{{ $labels.pod }}: {{ $labels.container }} uses more than %v %% of its memory limit." (mulf $ratio 100) | quote }}
       description: {{ `{{ $labels.container }} uses {{ $value | humanizePercentage }} of its memory limit; at 100 % it is OOM-killed` | quote }}
   {{- end }}
-  - alert: KubeScrapeTargetDown
-    expr: up{job="kubernetes-pods", {{ include "keelson.alerting.namespaceMatcher" . }}} == 0
-    for: {{ $k.targetDown.for }}
-    labels:
-      severity: warning
-      {{- include "keelson.alerting.commonLabels" . | nindent 6 }}
-    annotations:
-      summary: {{ `{{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.app }}) does not answer its metrics scrape.` | quote }}
-      description: {{ `{{ $labels.instance }} has been down for the agent's scrapes` | quote }}
-  {{- range (fromYamlArray (include "keelson.alerting.workloads" .)) }}
+  {{- /* Per kind: the object label kube-state-metrics gives it, its desired and its available series. */}}
+  {{- $kinds := list
+        (list "Deployment" "deployment" "kube_deployment_spec_replicas" "kube_deployment_status_replicas_available")
+        (list "StatefulSet" "statefulset" "kube_statefulset_replicas" "kube_statefulset_status_replicas_ready")
+        (list "DaemonSet" "daemonset" "kube_daemonset_status_desired_number_scheduled" "kube_daemonset_status_number_available") }}
   - alert: KubeReplicasBelowDesired
     expr: |-
-      (count(count by (pod) (container_memory_working_set_bytes{job="cadvisor", namespace="{{ .namespace }}", container="{{ .container }}", pod=~"{{ .pod }}"})) or vector(0))
-        < {{ .desired }}
+      {{- range $i, $kind := $kinds }}
+      {{- $object := index $kind 1 }}
+      {{ if $i }}or {{ end }}label_replace(
+        max by (namespace, {{ $object }}) ({{ index $kind 2 }}{ {{- $state -}} })
+          - max by (namespace, {{ $object }}) ({{ index $kind 3 }}{ {{- $state -}} })
+          > 0,
+        "workload", "{{ index $kind 0 }}/$1", "{{ $object }}", "(.+)"
+      )
+      {{- end }}
     for: {{ $k.replicas.for }}
     labels:
       severity: warning
-      namespace: {{ .namespace }}
-      workload: {{ printf "%s/%s" .kind .name }}
       {{- include "keelson.alerting.commonLabels" $ | nindent 6 }}
     annotations:
-      summary: {{ printf "%s %s/%s runs fewer than the %d replicas its values ask for." .kind .namespace .name (int .desired) | quote }}
-      description: {{ printf "{{ $value }} of %d containers %s are running" (int .desired) .container | quote }}
+      summary: {{ `{{ $labels.workload }} in {{ $labels.namespace }} runs fewer replicas than its spec asks for.` | quote }}
+      description: {{ `{{ $value }} of the desired replicas of {{ $labels.workload }} are not available (ready, for a StatefulSet)` | quote }}
   {{- end }}
 {{- end -}}
 

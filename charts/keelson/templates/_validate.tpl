@@ -13,15 +13,26 @@ with the prefix "<chart>." and fails once with every message of every chart (tem
 {{- include (printf "%s.validate" $name) (dict "context" $context "prefix" (printf "%s." $name)) }}
 {{- end -}}
 {{- end -}}
+{{- $ksm := .Values.kubeStateMetrics | default dict -}}
+{{- if eq (toString $ksm.enabled) "true" -}}
+{{- $context := dict "Values" $ksm "Chart" (dict "Name" "kube-state-metrics") "Release" $.Release "Template" $.Template "Capabilities" $.Capabilities -}}
+{{- include "kube-state-metrics.validate" (dict "context" $context "prefix" "kubeStateMetrics.") }}
+{{- end -}}
 {{- include "keelson.validate.across" . }}
 {{- end -}}
 
 {{/*
-Rules between charts. The agent writing PrometheusRules into the release's Mimir
+Rules between charts. The agent scrapes kube-state-metrics exactly when the release installs it. The
+agent writing PrometheusRules into the release's Mimir
 (mimir.rules.kubernetes) needs the ruler's object store: the local store is read-only to the ruler
 API, and Mimir then reads no rule ConfigMaps, so the rules reach it one way only.
 */}}
 {{- define "keelson.validate.across" -}}
+{{- $installed := eq (toString (dig "enabled" false (.Values.kubeStateMetrics | default dict))) "true" -}}
+{{- $scraped := dig "agent" "kubeStateMetrics" "enabled" false (.Values.alloy | default dict) -}}
+{{- if and (ne (toString (dig "enabled" true (.Values.alloy | default dict))) "false") (ne $installed $scraped) }}
+{{ printf "alloy.agent.kubeStateMetrics.enabled: must equal kubeStateMetrics.enabled (%t): the agent scrapes kube-state-metrics exactly when it is installed, and the Kubernetes alerts read its series" $installed }}
+{{- end }}
 {{- $alloy := .Values.alloy | default dict -}}
 {{- $mimir := .Values.mimir | default dict -}}
 {{- $rules := dig "agent" "prometheusOperator" "rules" "enabled" false $alloy -}}
