@@ -54,3 +54,31 @@ carry the environment (the collector stamps the rest of the telemetry contract).
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ printf "deployment.environment=%s,kfm.env=%s,service.namespace=%s" $env $env $t.serviceNamespace | quote }}
 {{- end -}}
+
+{{/*
+The HTTPRoute matches of a component's hosts: each Ingress path as a path match (Prefix is
+PathPrefix, Exact is Exact). Every host must list the same paths, since an HTTPRoute's rules apply
+to all of its hostnames; ImplementationSpecific has no Gateway API equivalent. Either fails naming
+the value.
+*/}}
+{{- define "app.httpRouteMatches" -}}
+{{- $types := dict "Prefix" "PathPrefix" "Exact" "Exact" -}}
+{{- $first := "" -}}
+{{- range $index, $host := .hosts -}}
+{{- $matches := list -}}
+{{- range $number, $p := ($host.paths | default (list (dict "path" "/" "pathType" "Prefix"))) -}}
+{{- $type := get $types ($p.pathType | default "Prefix") -}}
+{{- if not $type -}}
+{{- fail (printf "components.%s.ingress.hosts[%d].paths[%d].pathType: %s has no HTTPRoute equivalent (allowed with httpRoute: Prefix, Exact)" $.component $index $number $p.pathType) -}}
+{{- end -}}
+{{- $matches = append $matches (dict "path" (dict "type" $type "value" $p.path)) -}}
+{{- end -}}
+{{- $rendered := toYaml $matches -}}
+{{- if eq $index 0 -}}
+{{- $first = $rendered -}}
+{{- else if ne $rendered $first -}}
+{{- fail (printf "components.%s.ingress.hosts[%d].paths: differ from hosts[0].paths; one HTTPRoute carries the component's hosts and its rules apply to each, so give every host the same paths (or the host a component of its own)" $.component $index) -}}
+{{- end -}}
+{{- end -}}
+{{- $first -}}
+{{- end -}}
