@@ -284,6 +284,55 @@ def test_the_rule_follows_what_routes_to_the_pods(
         assert bool(route_rules(objects, name)) is admitted, name
 
 
+FARO_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("faro_ingress", "sources", "peers"),
+    [
+        # No Faro Ingress: nothing routes browsers to 12347, so no pod of another namespace gets in.
+        pytest.param(False, None, [], id="no-faro-ingress"),
+        pytest.param(True, None, [FARO_PEER], id="default-ingress-nginx"),
+        pytest.param(
+            True,
+            [{"namespaceLabels": {"team": "edge"}, "podLabels": {"app.kubernetes.io/name": "traefik"}}],
+            [
+                {
+                    "namespaceSelector": {"matchLabels": {"team": "edge"}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}},
+                }
+            ],
+            id="from-values",
+        ),
+    ],
+)
+def test_faro_admits_the_ingress_controller_of_its_ingress(
+    tmp_path: Path, faro_ingress: bool, sources: list[dict[str, Any]] | None, peers: list[dict[str, Any]]
+) -> None:
+    """Alloy's gateway takes browser telemetry (Faro, 12347) through its own Ingress only: the same
+    `networkPolicy.ingressFrom` shape as the app's and Grafana's, when that Ingress is on."""
+    alloy: dict[str, Any] = {"gateway": {"faro": {"ingress": {"enabled": faro_ingress}}}}
+    if sources is not None:
+        alloy["networkPolicy"] = {"ingressFrom": sources}
+    objects = render_with(tmp_path, "prod", {"alloy": alloy}, ())
+    expected = [{"from": peers, "ports": [{"port": 12347, "protocol": "TCP"}]}] if peers else []
+    assert route_rules(objects, "keelson-alloy-gateway") == expected
+
+
+def test_alloy_refuses_the_old_namespace_value(tmp_path: Path) -> None:
+    file = write(
+        tmp_path / "o.yaml", "alloy:\n  networkPolicy:\n    ingressControllerNamespace: ingress-nginx\n"
+    )
+    (message,) = [
+        str(finding) for finding in valuesschema.check(values.load("prod", (str(file),), project(REPO)))
+    ]
+    assert message.startswith(f"{file}: alloy.networkPolicy.ingressControllerNamespace: unknown key")
+    assert "ingressFrom" in message
+
+
 SELECTS_EVERYTHING = "must name at least one label: an empty selector selects everything"
 
 
