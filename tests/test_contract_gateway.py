@@ -195,6 +195,28 @@ def test_the_switch_refuses_other_values(tmp_path: Path) -> None:
     ]
 
 
+def test_a_path_type_without_a_route_equivalent_fails_naming_the_path_not_the_value(tmp_path: Path) -> None:
+    host = {"host": "api.example.com", "paths": [{"path": "/", "pathType": "ImplementationSpecific"}]}
+    overlay = {
+        "app": {"httpRoute": {"enabled": True}, "components": {"backend": {"ingress": {"hosts": [host]}}}}
+    }
+    with pytest.raises(RenderError) as caught:
+        render_with(tmp_path, "prod", overlay, ())
+    assert (
+        "components.backend.ingress.hosts[0].paths[0].pathType: must be Prefix or Exact while the "
+        "HTTPRoutes render (ImplementationSpecific has no HTTPRoute equivalent)"
+    ) in caught.value.message
+    # Under --skip-schema-validation any text reaches the template: it is never repeated.
+    host["paths"][0]["pathType"] = "zq-Sometimes"
+    with pytest.raises(subprocess.CalledProcessError) as skipped:
+        rendered_with("prod", yaml.safe_dump(overlay), skip_schema=True)
+    assert (
+        "components.backend.ingress.hosts[0].paths[0].pathType: must be Prefix or Exact"
+        in skipped.value.stderr
+    )
+    assert "zq-Sometimes" not in skipped.value.stderr
+
+
 def test_a_route_needs_a_gateway(tmp_path: Path) -> None:
     file = write(tmp_path / "o.yaml", "grafana:\n  httpRoute:\n    parentRefs: []\n")
     merged = values.load("prod", (str(file),), project(REPO))

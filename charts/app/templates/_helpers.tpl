@@ -59,7 +59,7 @@ carry the environment (the collector stamps the rest of the telemetry contract).
 The HTTPRoute matches of a component's hosts: each Ingress path as a path match (Prefix is
 PathPrefix, Exact is Exact). Every host must list the same paths, since an HTTPRoute's rules apply
 to all of its hostnames; ImplementationSpecific has no Gateway API equivalent. Either fails naming
-the value.
+the value (its path, never what it holds).
 */}}
 {{- define "app.httpRouteMatches" -}}
 {{- $types := dict "Prefix" "PathPrefix" "Exact" "Exact" -}}
@@ -69,7 +69,7 @@ the value.
 {{- range $number, $p := ($host.paths | default (list (dict "path" "/" "pathType" "Prefix"))) -}}
 {{- $type := get $types ($p.pathType | default "Prefix") -}}
 {{- if not $type -}}
-{{- fail (printf "components.%s.ingress.hosts[%d].paths[%d].pathType: %s has no HTTPRoute equivalent (allowed with httpRoute: Prefix, Exact)" $.component $index $number $p.pathType) -}}
+{{- fail (printf "components.%s.ingress.hosts[%d].paths[%d].pathType: must be Prefix or Exact while the HTTPRoutes render (ImplementationSpecific has no HTTPRoute equivalent)" $.component $index $number) -}}
 {{- end -}}
 {{- $matches = append $matches (dict "path" (dict "type" $type "value" $p.path)) -}}
 {{- end -}}
