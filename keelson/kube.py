@@ -117,11 +117,22 @@ def api_versions(prj: Project, target: Target) -> tuple[str, ...]:
     return tuple(sorted({*versions, *kinds}))
 
 
-def get(prj: Project, target: Target, kinds: Sequence[str], namespace: str | None = None) -> list[Object]:
-    """The live objects of ``kinds`` (in ``namespace``, or cluster-scoped), as the API server returns them."""
+def server_version(prj: Project, target: Target) -> str:
+    """The cluster's Kubernetes version (``v1.35.0``), as helm's ``.Capabilities.KubeVersion`` holds it."""
+    output = kubectl(prj, ["version", "--output", "json"], context=target.context)
+    return str((json.loads(output).get("serverVersion") or {}).get("gitVersion") or "")
+
+
+def get(
+    prj: Project, target: Target, kinds: Sequence[str], namespace: str | None = None, selector: str = ""
+) -> list[Object]:
+    """The live objects of ``kinds`` (in ``namespace``, or cluster-scoped; with the labels of
+    ``selector``, ``k=v,k=v``, when given), as the API server returns them."""
     args = ["get", ",".join(kinds), "--output", "json", "--ignore-not-found"]
     if namespace:
         args += ["--namespace", namespace]
+    if selector:
+        args += ["--selector", selector]
     output = kubectl(prj, args, context=target.context, what=f"kubectl get {','.join(kinds)}")
     items: list[Any] = json.loads(output).get("items", []) if output.strip() else []
     return [item for item in items if isinstance(item, dict)]

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from keelson.secretscan import excerpt, quiet, safe_key
+from keelson.secretscan import quiet, safe_key
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,11 +36,6 @@ def format_path(path: Sequence[Key]) -> str:
         else:
             text += f"[{json.dumps(shown)}]"
     return text or "(top level)"
-
-
-def format_value(value: Any, key: str = "") -> str:
-    """A value from an input as a message shows it: short JSON, or what it is when long or secret-shaped."""
-    return excerpt(value, key)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,11 @@
 From the rendered objects: every Secret a pod reads (``env[].valueFrom.secretKeyRef``,
 ``envFrom[].secretRef``, ``secret`` and projected volumes, ``imagePullSecrets``) with the keys it
 reads, each Ingress's TLS Secret (unless cert-manager issues it, then its ClusterIssuer), each
-IngressClass, and each StorageClass a claim asks for (no class: the cluster's default). From the
+IngressClass, and each StorageClass a claim asks for (no class: the cluster's default). The
+Gateway path: the API of every object of an optional API (an HTTPRoute needs
+gateway.networking.k8s.io/v1 served), each Gateway an HTTPRoute attaches to with the listeners it
+names, and the pods a NetworkPolicy admits from another namespace (``networkPolicy.ingressFrom``:
+a Gateway's proxies, an ingress controller), by their namespace's and their own labels. From the
 values: the object-store buckets and the database servers, which the cluster cannot vouch for.
 Secrets the chart renders itself, and references marked ``optional``, are not prerequisites.
 """
@@ -14,12 +18,12 @@ Secrets the chart renders itself, and references marked ``optional``, are not pr
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from keelson import render, values
 from keelson.k8s import annotations_of, ref, workloads
-from keelson.project import ENVS, NAMESPACE
+from keelson.project import ENVS, NAMESPACE, OPTIONAL_APIS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -30,8 +34,30 @@ if TYPE_CHECKING:
 ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 DEFAULT_STORAGE_CLASS = ""  # a claim without storageClassName: the cluster's default class
 STORAGE_BACKENDS = ("loki", "tempo", "mimir", "pyroscope")
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+# The Gateway API as `.Capabilities` holds it: what `auto` asks for before it renders an HTTPRoute.
+GATEWAY_APIS = tuple(api for api in OPTIONAL_APIS if api.startswith(GATEWAY_GROUP + "/"))
+# Where the cluster serves the Gateway API, `httpRoute.enabled: auto` renders the routes: what they
+# need then is listed with this condition (README "Before you install").
+ROUTES_RENDER = (
+    "only where the HTTPRoutes render: httpRoute.enabled true, or auto on a cluster serving "
+    "gateway.networking.k8s.io/v1"
+)
+# ... except the API itself, which `auto` asks for: only `true` renders a route without it.
+ROUTES_FORCED = "only with httpRoute.enabled true: auto renders no route where it is not served"
 # Kinds that are prerequisites, in the order they are listed.
-KINDS = ("Namespace", "Secret", "ClusterIssuer", "IngressClass", "StorageClass", "Bucket", "Database")
+KINDS = (
+    "Namespace",
+    "API",
+    "Secret",
+    "ClusterIssuer",
+    "IngressClass",
+    "Gateway",
+    "Pods",
+    "StorageClass",
+    "Bucket",
+    "Database",
+)
 # What the cluster cannot tell: checked by whoever holds the credentials, not by preflight.
 UNCHECKED = frozenset({"Bucket", "Database"})
 
@@ -39,10 +65,13 @@ UNCHECKED = frozenset({"Bucket", "Database"})
 @dataclass(frozen=True, order=True)
 class Prerequisite:
     kind: str  # one of KINDS
-    name: str  # the object's name; "" for the default StorageClass; host:port or bucket@endpoint
-    namespace: str = ""
-    keys: tuple[str, ...] = ()  # a Secret's keys that are read
+    # The object's name; "" for the default StorageClass; host:port or bucket@endpoint; an API's
+    # group/version/Kind; the Pods' label selector (k=v,k=v).
+    name: str
+    namespace: str = ""  # for Pods: the label selector of their namespace
+    keys: tuple[str, ...] = ()  # a Secret's keys that are read; a Gateway's listeners that are named
     needed_by: tuple[str, ...] = ()  # the objects (or values) that need it
+    when: str = ""  # the condition under which it is needed; "" always
 
     @property
     def checkable(self) -> bool:
@@ -53,6 +82,14 @@ class Prerequisite:
             return "a default StorageClass (annotation storageclass.kubernetes.io/is-default-class)"
         if self.kind == "Namespace":
             return f"Namespace {self.name} with pod-security.kubernetes.io/enforce=restricted"
+        if self.kind == "API":
+            group_version, _, kind = self.name.rpartition("/")
+            return f"API {group_version} serving {kind} (its CRD installed)"
+        if self.kind == "Pods":
+            return f"Pods labelled {self.name} in a Namespace labelled {self.namespace}"
+        if self.kind == "Gateway":
+            listeners = f" (listener {', '.join(self.keys)})" if self.keys else ""
+            return f"Gateway {self.namespace}/{self.name}{listeners}"
         where = f"{self.namespace}/" if self.namespace else ""
         keys = f" (keys {', '.join(self.keys)})" if self.keys else ""
         return f"{self.kind} {where}{self.name}{keys}"
@@ -161,8 +198,71 @@ def derive(
     found += [
         Prerequisite(kind, name, needed_by=tuple(sorted(users))) for (kind, name), users in others.items()
     ]
+    found += _gateway_path(objects, namespace)
     found += _outside(merged)
-    return sorted(found, key=lambda item: (KINDS.index(item.kind), item.name))
+    return sorted(found, key=lambda item: (KINDS.index(item.kind), item.name, item.namespace, item.keys))
+
+
+def _gateway_path(objects: Sequence[Object], namespace: str) -> list[Prerequisite]:
+    """The API of each object of an optional API, the Gateways the HTTPRoutes attach to (with the
+    listeners they name), and the pods the NetworkPolicies admit from other namespaces."""
+    apis: dict[str, set[str]] = {}
+    gateways: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+    pods: dict[tuple[str, str], set[str]] = {}
+    for obj in objects:
+        who = ref(obj, namespace).key
+        api = f"{obj.get('apiVersion')}/{obj.get('kind')}"
+        if api in OPTIONAL_APIS:
+            apis.setdefault(api, set()).add(who)
+        if obj.get("kind") == "HTTPRoute":
+            for gateway, listener in _parents(obj, namespace):
+                listeners, users = gateways.setdefault(gateway, (set(), set()))
+                listeners.update([listener] if listener else [])
+                users.add(who)
+        if obj.get("kind") == "NetworkPolicy":
+            for selectors in _admitted_pods(obj):
+                pods.setdefault(selectors, set()).add(who)
+    found = [Prerequisite("API", api, needed_by=tuple(sorted(users))) for api, users in apis.items()]
+    found += [
+        Prerequisite("Gateway", name, where, tuple(sorted(listeners)), tuple(sorted(users)))
+        for (where, name), (listeners, users) in gateways.items()
+    ]
+    found += [
+        Prerequisite("Pods", labels, namespaces, needed_by=tuple(sorted(users)))
+        for (labels, namespaces), users in pods.items()
+    ]
+    return found
+
+
+def _parents(route: Object, namespace: str) -> Iterator[tuple[tuple[str, str], str]]:
+    """``((namespace, name), listener or "")`` of each Gateway an HTTPRoute attaches to (a parent of
+    another kind, such as a Service of a mesh, is no Gateway)."""
+    for parent in (route.get("spec") or {}).get("parentRefs") or []:
+        if (parent.get("group") or GATEWAY_GROUP) != GATEWAY_GROUP or (
+            parent.get("kind") or "Gateway"
+        ) != "Gateway":
+            continue
+        where = str(parent.get("namespace") or (route.get("metadata") or {}).get("namespace") or namespace)
+        yield (where, str(parent["name"])), str(parent.get("sectionName") or "")
+
+
+def selector(labels: Mapping[str, Any]) -> str:
+    """``matchLabels`` as kubectl's ``-l`` takes them: ``k=v,k=v``, sorted."""
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+
+def _admitted_pods(policy: Object) -> Iterator[tuple[str, str]]:
+    """``(pod selector, namespace selector)`` for each ingress peer of a NetworkPolicy naming
+    pods of another namespace by labels (networkPolicy.ingressFrom): pods that must exist for the
+    rule to let anything in. A peer selecting by namespace alone, or with expressions, names none."""
+    for rule in (policy.get("spec") or {}).get("ingress") or []:
+        for peer in (rule or {}).get("from") or []:
+            namespaces = peer.get("namespaceSelector") or {}
+            pods = peer.get("podSelector") or {}
+            if namespaces.get("matchExpressions") or pods.get("matchExpressions"):
+                continue
+            if namespaces.get("matchLabels") and pods.get("matchLabels"):
+                yield selector(pods["matchLabels"]), selector(namespaces["matchLabels"])
 
 
 def _outside(merged: Mapping[str, Any]) -> list[Prerequisite]:
@@ -198,20 +298,35 @@ def markdown(by_env: Mapping[str, Sequence[Prerequisite]]) -> str:
     envs: dict[Prerequisite, list[str]] = {}
     for env, needs in by_env.items():
         for need in needs:
-            plain = Prerequisite(need.kind, need.name, need.namespace, need.keys)
+            plain = Prerequisite(need.kind, need.name, need.namespace, need.keys, when=need.when)
             envs.setdefault(plain, []).append(env)
     lines = []
-    for need in sorted(envs, key=lambda item: (KINDS.index(item.kind), item.name)):
+    for need in sorted(envs, key=lambda item: (KINDS.index(item.kind), item.name, item.namespace, item.keys)):
         note = " (not checked by preflight: needs the credentials)" if not need.checkable else ""
+        note += f" ({need.when})" if need.when else ""
         lines.append(f"- {need.describe()}: {', '.join(envs[need])}{note}")
     return "\n".join(lines) + "\n"
 
 
 def readme_list(prj: Project) -> str:
     """The README's "Before you install" list: every env rendered as ``helm template`` would
-    (no cluster, so no optional API), each prerequisite with the envs that need it."""
+    (no cluster, so no optional API), each prerequisite with the envs that need it; then rendered
+    for a cluster serving the Gateway API, where ``auto`` renders the HTTPRoutes, whose further
+    needs are listed with that condition (the API itself only for ``true``: ``auto`` asks for it)."""
     by_env = {}
     for env in ENVS:
         merged = values.load(env, (), prj)
-        by_env[env] = derive(render.render(merged.user, prj=prj), merged.merged)
+        needs = derive(render.render(merged.user, prj=prj), merged.merged)
+        routed = derive(render.render(merged.user, prj=prj, api_versions=GATEWAY_APIS), merged.merged)
+        always = {_identity(need) for need in needs}
+        needs += [
+            replace(need, when=ROUTES_FORCED if need.kind == "API" else ROUTES_RENDER)
+            for need in routed
+            if _identity(need) not in always
+        ]
+        by_env[env] = needs
     return markdown(by_env)
+
+
+def _identity(need: Prerequisite) -> tuple[str, str, str, tuple[str, ...]]:
+    return need.kind, need.name, need.namespace, need.keys

@@ -14,12 +14,14 @@ ENVS: tuple[str, ...] = ("dev", "staging", "prod")
 # supported (Chart.yaml kubeVersion ">=1.30.0-0") and the one the charts are rendered for.
 KUBE_VERSIONS: tuple[str, ...] = ("1.30.0", "1.35.0")
 # APIs a cluster may or may not have. `check` renders with them present, so that every object the
-# charts can emit (ServiceMonitor, PrometheusRule) gets schema-checked. Both spellings are given
-# because templates may ask `.Capabilities.APIVersions.Has` for either.
+# charts can emit (ServiceMonitor, PrometheusRule, HTTPRoute) gets schema-checked. Both spellings
+# are given because templates may ask `.Capabilities.APIVersions.Has` for either.
 OPTIONAL_APIS: tuple[str, ...] = (
     "monitoring.coreos.com/v1",
     "monitoring.coreos.com/v1/ServiceMonitor",
     "monitoring.coreos.com/v1/PrometheusRule",
+    "gateway.networking.k8s.io/v1",
+    "gateway.networking.k8s.io/v1/HTTPRoute",
 )
 # Tools that scripts/bootstrap installs into .venv rather than .tools (only for the error message).
 PYTHON_TOOLS = frozenset({"yamllint", "yamale", "ruff", "mypy", "pytest", "invoke"})

@@ -3,7 +3,8 @@
 The umbrella's schema sees all values; every enabled subchart's schema sees its own block, which
 already carries the injected ``global`` (see values.py). Every error becomes one finding that names
 the file that set the key, the full key path, what was wrong and what is allowed (the schema's
-``errorMessage`` keyword, when it has one).
+``errorMessage`` keyword, when it has one). No message shows the rejected value: what is allowed
+comes from the schema, and the given value is only named by its kind ("got a string").
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 
 from keelson.errors import SchemaError
-from keelson.models import Finding, KeyPath, format_path, format_value
+from keelson.models import Finding, KeyPath, format_path
 from keelson.values import MergedValues, lookup
 
 if TYPE_CHECKING:
@@ -118,25 +119,6 @@ def _most_specific(error: ValidationError) -> ValidationError:
     return cast("ValidationError", best) if best is not None else error
 
 
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
-
-
-def _key_of(error: ValidationError) -> str:
-    path = [key for key in error.absolute_path if isinstance(key, str)]
-    return path[-1] if path else ""
-
-
-def _shown(error: ValidationError) -> str:
-    """The offending value when it is a short scalar that does not look like a secret (see
-    secretscan.excerpt), else nothing: a mapping may hold something secret."""
-    value: Any = error.instance
-    if not _is_scalar(value):
-        return ""
-    shown = format_value(value, _key_of(error))
-    return "" if shown.startswith("a string of") else shown + " "
-
-
 def _plain(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -175,41 +157,49 @@ def _without_key(message: str, path: KeyPath) -> str:
     return message
 
 
+def _type_name(value: Any) -> str:
+    """What kind of thing a value is (a string, a list...): said in place of the value itself."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "an integer"
+    kinds = {str: "a string", float: "a number", dict: "a mapping", list: "a list", type(None): "null"}
+    return kinds.get(type(value), "a value of another kind")
+
+
 def _describe(error: ValidationError) -> str:
-    value: Any = error.instance
+    """What was wrong and what is allowed, from the schema alone: the value from the input is never
+    part of the message (it may be a credential, and the key path already says where it is)."""
     bound, kind = _bound(error), str(error.validator)
     custom = _error_message(error)
     if custom:
-        custom = _without_key(custom, tuple(error.absolute_path))
-        # "must be a DNS label..." reads on from the value; any other wording gets the value after it.
-        if custom.startswith("must ") or not _is_scalar(value):
-            return f"{_shown(error)}{custom}"
-        return f"{custom} (got {format_value(value, _key_of(error))})"
+        return _without_key(custom, tuple(error.absolute_path))
     if kind == "type":
         wanted = [bound] if isinstance(bound, str) else list(bound)
-        return f"{_shown(error)}is not {' or '.join(_TYPE_NAMES.get(t, t) for t in wanted)}"
+        allowed = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+        return f"must be {allowed} (got {_type_name(error.instance)})"
     simple: dict[str, Callable[[], str]] = {
-        "enum": lambda: f"is not one of {', '.join(_plain(item) for item in bound)}",
+        "enum": lambda: f"must be one of {', '.join(_plain(item) for item in bound)}",
         "const": lambda: f"must be {_plain(bound)}",
-        "minimum": lambda: f"is below the minimum {bound}",
-        "maximum": lambda: f"is above the maximum {bound}",
+        "minimum": lambda: f"must be at least {bound}",
+        "maximum": lambda: f"must be at most {bound}",
         "exclusiveMinimum": lambda: f"must be greater than {bound}",
         "exclusiveMaximum": lambda: f"must be less than {bound}",
-        "minLength": lambda: f"is shorter than {bound} characters",
-        "maxLength": lambda: f"is longer than {bound} characters",
-        "pattern": lambda: f"does not match {bound}",
-        "format": lambda: f"is not a valid {bound}",
-        "minItems": lambda: f"has fewer than {bound} items",
-        "maxItems": lambda: f"has more than {bound} items",
-        "uniqueItems": lambda: "has duplicate items (they must be unique)",
-        "minProperties": lambda: f"has fewer than {bound} keys",
-        "maxProperties": lambda: f"has more than {bound} keys",
+        "multipleOf": lambda: f"must be a multiple of {bound}",
+        "minLength": lambda: f"must be at least {bound} characters long",
+        "maxLength": lambda: f"must be at most {bound} characters long",
+        "pattern": lambda: f"must match {bound}",
+        "minItems": lambda: f"must list at least {bound} items",
+        "maxItems": lambda: f"must list at most {bound} items",
+        "uniqueItems": lambda: "must not list an item twice",
+        "minProperties": lambda: f"must have at least {bound} keys",
+        "maxProperties": lambda: f"must have at most {bound} keys",
         "not": lambda: "is not allowed here",
     }
     if kind in simple:
-        return f"{_shown(error)}{simple[kind]()}"
+        return simple[kind]()
     # jsonschema's own wording quotes the whole value: name the keyword instead.
-    return f"{_shown(error)}breaks the schema's {kind} rule"
+    return f"breaks the schema's {kind} rule"
 
 
 def _findings_for(error: ValidationError, base: KeyPath) -> list[tuple[KeyPath, str]]:

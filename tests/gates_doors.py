@@ -90,6 +90,32 @@ def same_route_twice(r: Release) -> None:
     spec["rules"][1]["http"]["paths"][0]["path"] = spec["rules"][0]["http"]["paths"][0]["path"]
 
 
+BACKEND_ROUTE = "keelson-app-backend"
+FRONTEND_ROUTE = "keelson-app-frontend"
+
+
+def _route_host(r: Release, host: str) -> None:
+    r.get("HTTPRoute", BACKEND_ROUTE)["spec"]["hostnames"][0] = host
+
+
+def route_ip_host(r: Release) -> None:
+    _route_host(r, "203.0.113.7")
+
+
+def route_long_label_host(r: Release) -> None:
+    _route_host(r, f"{'a' * 64}.example.com")
+
+
+def route_wildcard_host(r: Release) -> None:
+    _route_host(r, "*.example.com")
+
+
+def same_route_on_one_gateway(r: Release) -> None:
+    """The frontend's route claims the backend's host and path on the same Gateway listener."""
+    backend = r.get("HTTPRoute", BACKEND_ROUTE)["spec"]
+    r.get("HTTPRoute", FRONTEND_ROUTE)["spec"]["hostnames"] = list(backend["hostnames"])
+
+
 def _waive(r: Release, rule: str, pattern: str) -> None:
     r.values.setdefault("gates", {})["waive"] = [{"rule": rule, "object": pattern, "reason": "not now"}]
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 RELEASE_NAMESPACE = "keelson"
 # A ClusterIssuer API of our own making: preflight only asks the API server whether it is served
 # and which ClusterIssuers exist; nothing here issues certificates.
-ISSUER_CRD = {
+ISSUER_CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
     "metadata": {"name": "clusterissuers.cert-manager.io"},
@@ -50,6 +50,32 @@ ISSUER_CRD = {
         ],
     },
 }
+
+
+# The Gateway API's two kinds the routes need, as bare CRDs: preflight asks whether HTTPRoute is
+# served and which Gateways (and listeners) exist; nothing here routes traffic.
+GATEWAY_CRDS: list[dict[str, Any]] = [
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{plural}.gateway.networking.k8s.io",
+            # A *.k8s.io group is protected: the real CRDs carry the approval (the API review) too.
+            "annotations": {
+                "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/2466"
+            },
+        },
+        "spec": {
+            "group": "gateway.networking.k8s.io",
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
+            "versions": ISSUER_CRD["spec"]["versions"],
+        },
+    }
+    for plural, kind in (("gateways", "Gateway"), ("httproutes", "HTTPRoute"))
+]
+# Namespaces provision() makes (a Gateway's, the route sources'), removed by that label.
+MADE_HERE = "keelson.test/prerequisite"
 
 
 def alias_kubeconfig(cluster: LocalCluster, folder: Path, name: str) -> Path:
@@ -86,6 +112,52 @@ def release_namespace(cluster: LocalCluster) -> Iterator[str]:
             _empty(cluster)
 
 
+def _apply(cluster: LocalCluster, manifest: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+
+
+def gateway_api(cluster: LocalCluster) -> None:
+    for crd in GATEWAY_CRDS:
+        _apply(cluster, crd)
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
+
+
+def made_namespace(cluster: LocalCluster, name: str, labels: dict[str, str] | None = None) -> None:
+    """Namespace ``name`` with ``labels``, marked for remove_cluster_prerequisites."""
+    metadata = {"name": name, "labels": {**(labels or {}), MADE_HERE: "true"}}
+    _apply(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
+
+
+def held_pod(cluster: LocalCluster, namespace: str, labels: dict[str, str]) -> None:
+    """A Pod with ``labels`` that never runs (a scheduling gate holds it): the API object is all
+    preflight looks for, and nothing is pulled or scheduled."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "route-source", "namespace": namespace, "labels": labels},
+        "spec": {
+            "schedulingGates": [{"name": "keelson.test/held"}],
+            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [
+                {
+                    "name": "pause",
+                    "image": "registry.k8s.io/pause:3.10",
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                        "runAsUser": 65535,
+                    },
+                }
+            ],
+        },
+    }
+    _apply(cluster, pod)
+
+
+def _labels(selector: str) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in selector.split(","))
+
+
 def provision(cluster: LocalCluster, needs: list[Prerequisite]) -> None:
     """Create each checkable prerequisite, Secrets with random values of the keys they must hold."""
     for need in needs:
@@ -115,10 +187,31 @@ def provision(cluster: LocalCluster, needs: list[Prerequisite]) -> None:
                 "spec": {"controller": "k8s.io/ingress-nginx"},
             }
             cluster.kubectl("apply", "-f", "-", stdin=json.dumps(ingress_class))
+        elif need.kind == "API" and need.name.startswith("gateway.networking.k8s.io/"):
+            gateway_api(cluster)
+        elif need.kind == "Gateway":
+            gateway_api(cluster)
+            made_namespace(cluster, need.namespace)
+            listeners = [{"name": name, "port": 80, "protocol": "HTTP"} for name in need.keys or ("http",)]
+            gateway = {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "Gateway",
+                "metadata": {"name": need.name, "namespace": need.namespace},
+                "spec": {"gatewayClassName": "keelson-test", "listeners": listeners},
+            }
+            _apply(cluster, gateway)
+        elif need.kind == "Pods":
+            labels = _labels(need.namespace)
+            name = labels.get("kubernetes.io/metadata.name") or f"route-source-{secrets.token_hex(3)}"
+            made_namespace(cluster, name, labels)
+            held_pod(cluster, name, _labels(need.name))
 
 
 def remove_cluster_prerequisites(cluster: LocalCluster) -> None:
     cluster.kubectl("delete", "crd", "clusterissuers.cert-manager.io", "--ignore-not-found", check=False)
+    for crd in GATEWAY_CRDS:
+        cluster.kubectl("delete", "crd", crd["metadata"]["name"], "--ignore-not-found", check=False)
+    cluster.kubectl("delete", "namespace", "-l", MADE_HERE, "--wait=false", check=False)
     cluster.kubectl("delete", "ingressclass", "nginx", "--ignore-not-found", check=False)
 
 

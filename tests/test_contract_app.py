@@ -313,7 +313,11 @@ def test_app_network_policies_allow_only_what_is_listed(rendered: Callable[[str]
     backend = find_object(objects, "NetworkPolicy", BACKEND)["spec"]
     assert backend["policyTypes"] == ["Ingress", "Egress"]
     sources = [peer for rule in backend["ingress"] for peer in rule["from"]]
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in sources
+    gateway_proxies = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway-system"}},
+        "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "keelson"}},
+    }
+    assert gateway_proxies in sources
     frontend_pods = {
         "app.kubernetes.io/name": "app",
         "app.kubernetes.io/instance": RELEASE,

@@ -183,7 +183,8 @@ def test_quantity_parsing() -> None:
 
 # --- NetworkPolicies -----------------------------------------------------------------------------
 
-INGRESS_CONTROLLER = Peer(namespace="ingress-nginx")
+# The Gateway's proxies, as networkPolicy.ingressFrom names them by default (GEP-1762's label).
+GATEWAY_PROXY = Peer({"gateway.networking.k8s.io/gateway-name": "keelson"}, namespace="gateway-system")
 DNS = Peer({"k8s-app": "kube-dns"}, namespace="kube-system")
 
 
@@ -274,23 +275,27 @@ def test_denied_connection(
 
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize(("dst", "port"), [("grafana", 3000), ("backend", 8000), ("frontend", 8080)])
-def test_ingress_controller_reaches_grafana_and_the_app(
+def test_the_gateway_reaches_grafana_and_the_app(
     rendered: Callable[[str], list[Object]], env: str, dst: str, port: int
 ) -> None:
     objects = rendered(env)
     target = peers(objects)[dst]
     assert port in target.ports.values(), f"{dst} has no port {port}: {target.ports}"
-    assert ingress_allows(objects, INGRESS_CONTROLLER, target, port)
-    # ... and no other namespace does.
-    assert not ingress_allows(objects, Peer(namespace="default"), target, port)
+    assert ingress_allows(objects, GATEWAY_PROXY, target, port)
+    # ... and no other pod of its namespace, no other Gateway's pods, and no other namespace does.
+    assert not ingress_allows(objects, Peer({"app": "other"}, namespace="gateway-system"), target, port)
+    other_gateway = Peer({"gateway.networking.k8s.io/gateway-name": "other"}, namespace="gateway-system")
+    assert not ingress_allows(objects, other_gateway, target, port)
+    assert not ingress_allows(objects, Peer(GATEWAY_PROXY.labels, namespace="default"), target, port)
+    assert not ingress_allows(objects, Peer(namespace="ingress-nginx"), target, port)
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_ingress_controller_reaches_no_backend(rendered: Callable[[str], list[Object]], env: str) -> None:
+def test_the_gateway_reaches_no_backend(rendered: Callable[[str], list[Object]], env: str) -> None:
     objects = rendered(env)
     known = peers(objects)
     for backend, (port, *_) in BACKENDS.items():
-        assert not ingress_allows(objects, INGRESS_CONTROLLER, known[backend], port), backend
+        assert not ingress_allows(objects, GATEWAY_PROXY, known[backend], port), backend
 
 
 @pytest.mark.parametrize("env", ENVS)

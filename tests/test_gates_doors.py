@@ -19,6 +19,10 @@ from gates_doors import (
     ingress_without_from,
     ip_host,
     long_label_host,
+    route_ip_host,
+    route_long_label_host,
+    route_wildcard_host,
+    same_route_on_one_gateway,
     same_route_twice,
     server_snippet,
     waive_secret_rule_everywhere,
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
 BACKEND_POLICY = "NetworkPolicy/keelson/keelson-app-backend"
 FRONTEND_POLICY = "NetworkPolicy/keelson/keelson-app-frontend"
 INGRESS = "Ingress/keelson/keelson-app"
+BACKEND_ROUTE = "HTTPRoute/keelson/keelson-app-backend"
+FRONTEND_ROUTE = "HTTPRoute/keelson/keelson-app-frontend"
 
 DOOR_CASES = [
     Case(
@@ -58,6 +64,17 @@ DOOR_CASES = [
     Case("KEEL053", "staging", long_label_host, INGRESS, says="label of 64 characters"),
     Case("KEEL053", "prod", wildcard_host, INGRESS, says='"*.example.com" is a wildcard'),
     Case("KEEL054", "prod", same_route_twice, INGRESS, says="is also claimed at Ingress keelson/keelson-app"),
+    Case("KEEL053", "prod", route_ip_host, BACKEND_ROUTE, says='host "203.0.113.7" is an IP address'),
+    Case("KEEL053", "staging", route_long_label_host, BACKEND_ROUTE, says="label of 64 characters"),
+    Case("KEEL053", "prod", route_wildcard_host, BACKEND_ROUTE, says='"*.example.com" is a wildcard'),
+    Case(
+        "KEEL054",
+        "prod",
+        same_route_on_one_gateway,
+        FRONTEND_ROUTE,
+        says='host "api.example.com" path "/" on Gateway gateway-system/keelson listener https '
+        "is also claimed at HTTPRoute keelson/keelson-app-backend spec.rules[0].matches[0]",
+    ),
     Case("KEEL000", "prod", waive_secret_rule_everywhere, "Values", says="KEEL040 (secrets) must name one"),
     Case(
         "KEEL000", "staging", waive_security_rule_by_glob, "Values", says="KEEL025 (security) must name one"
@@ -87,6 +104,32 @@ def test_door_gate_fires_on_spoiled_render(case: Case) -> None:
 def test_a_wildcard_host_in_prod_is_allowed_by_a_value() -> None:
     release = without_waivers(real("prod"))
     wildcard_host(release)
+    release.values["gates"]["allowWildcardHosts"] = True
+    assert hits(release.run(), "KEEL053") == []
+
+
+def test_routes_on_different_gateways_or_beside_the_ingress_do_not_collide() -> None:
+    release = without_waivers(real("prod"))
+    # The real render: each host is claimed by the Ingress and by an HTTPRoute, and that is no conflict.
+    assert hits(release.run(), "KEEL054") == []
+    same_route_on_one_gateway(release)
+    release.get("HTTPRoute", "keelson-app-frontend")["spec"]["parentRefs"] = [
+        {"name": "internal", "namespace": "gateway-system"}
+    ]
+    assert hits(release.run(), "KEEL054") == []
+
+
+def test_a_route_that_narrows_its_match_claims_no_path() -> None:
+    release = without_waivers(real("prod"))
+    same_route_on_one_gateway(release)
+    match = release.get("HTTPRoute", "keelson-app-frontend")["spec"]["rules"][0]["matches"][0]
+    match["headers"] = [{"name": "x-canary", "value": "true"}]
+    assert hits(release.run(), "KEEL054") == []
+
+
+def test_a_wildcard_route_host_in_prod_is_allowed_by_a_value() -> None:
+    release = without_waivers(real("prod"))
+    route_wildcard_host(release)
     release.values["gates"]["allowWildcardHosts"] = True
     assert hits(release.run(), "KEEL053") == []
 

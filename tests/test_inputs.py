@@ -197,3 +197,42 @@ def test_limits_are_generous_for_real_files() -> None:
     }
     nested = "a:" + "".join(f"\n{'  ' * level}k:" for level in range(1, yamlio.MAX_DEPTH)) + " 1\n"
     assert yamlio.parse(nested, "t.yaml") is not None  # exactly the limit
+
+
+# Values that break the real schemas, one keyword each: the one line names the key path and what
+# is allowed, and nothing of the value ("zq", 987601) reaches the output.
+SCHEMA_CASES: list[tuple[str, str, tuple[str, ...]]] = [
+    (
+        "enum",
+        "app:\n  httpRoute:\n    enabled: zq-sometimes\n",
+        ("app.httpRoute.enabled: must be auto, true or false",),
+    ),
+    (
+        "type",
+        "app:\n  componentDefaults:\n    replicas: zq-lots\n",
+        ("replicas: must be an integer (got a string)",),
+    ),
+    ("minimum", "app:\n  componentDefaults:\n    replicas: -987601\n", ("replicas: must be at least 0",)),
+    (
+        "pattern",
+        "grafana:\n  ingress:\n    hosts: [zq.IP.1]\n",
+        ("grafana.ingress.hosts[0]: must be a DNS host name",),
+    ),
+    (
+        "minProperties",
+        "app:\n  networkPolicy:\n    ingressFrom: [{namespaceLabels: {}, podLabels: {a: zq-pod}}]\n",
+        ("ingressFrom[0].namespaceLabels: must name at least one label",),
+    ),
+    (
+        "anyOf",
+        "app:\n  httpRoute:\n    parentRefs: [{name: keelson, sectionName: ZQ_Listener}]\n",
+        ("sectionName: must be",),
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "fragments"), SCHEMA_CASES, ids=[case[0] for case in SCHEMA_CASES])
+def test_a_schema_error_names_the_path_and_the_rule_never_the_value(
+    prj: Project, tmp_path: Path, case: str, text: str, fragments: tuple[str, ...]
+) -> None:
+    _refused(prj, write(tmp_path / "values.yaml", text), *fragments, secrets=("zq", "ZQ", "987601"))

@@ -118,7 +118,7 @@ def test_schema_json_on_a_broken_copy_lists_every_problem_and_prints_nothing_els
     findings = env["stages"][1]["findings"]
     assert len(findings) == 2
     assert any("app.components.backend.replcas: unknown key" in finding for finding in findings)
-    below = "app.components.backend.replicas: -1 is below the minimum 0"
+    below = "app.components.backend.replicas: must be at least 0"
     assert any(below in finding for finding in findings)
     assert all(finding.startswith("values/dev.yaml: ") for finding in findings)
 

@@ -58,12 +58,34 @@ def prometheus_rule(**rule_extra: object) -> Object:
     }
 
 
+def http_route(**spec_extra: object) -> Object:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "web", "namespace": "keelson"},
+        "spec": {
+            "parentRefs": [{"name": "edge", "namespace": "gateway-system", "sectionName": "https"}],
+            "hostnames": ["app.example.com", "*.example.org"],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                    "backendRefs": [{"name": "web", "port": 80}],
+                }
+            ],
+            **spec_extra,
+        },
+    }
+
+
 def messages(repo: Project, objects: list[Object], versions: tuple[str, ...] = ("1.35.0",)) -> list[str]:
     return [str(finding) for finding in kubeschema.validate(objects, "prod", versions, repo)]
 
 
 def test_valid_objects_pass_on_every_version(repo: Project) -> None:
-    assert messages(repo, [deployment(), service_monitor(), prometheus_rule()], KUBE_VERSIONS) == []
+    assert (
+        messages(repo, [deployment(), service_monitor(), prometheus_rule(), http_route()], KUBE_VERSIONS)
+        == []
+    )
 
 
 def test_a_wrong_type_names_the_object_and_the_field(repo: Project) -> None:
@@ -105,6 +127,25 @@ def test_crd_schemas_are_strict(repo: Project) -> None:
     bad_rule = messages(repo, [prometheus_rule(severity="page")])
     assert len(bad_rule) == 1
     assert "/spec/groups/0/rules/0: additional properties 'severity' not allowed" in bad_rule[0]
+
+
+def test_the_http_route_schema_holds_the_crd_rules(repo: Project) -> None:
+    subject = "prod (k8s 1.35.0): HTTPRoute keelson/web: "
+    # TLS is the Gateway's: the route has no such field.
+    assert messages(repo, [http_route(tls={"secretName": "x"})]) == [
+        subject + "/spec: additional properties 'tls' not allowed"
+    ]
+    no_port = http_route()
+    del no_port["spec"]["rules"][0]["backendRefs"][0]["port"]
+    (missing,) = messages(repo, [no_port])
+    assert missing.startswith(subject + "/spec/rules/0/backendRefs/0")
+    assert "missing property 'port'" in missing
+    relative = http_route()
+    relative["spec"]["rules"][0]["matches"][0]["path"]["value"] = "api"
+    (not_absolute,) = messages(repo, [relative])
+    assert "/spec/rules/0/matches/0/path/value: 'api' does not match pattern '^/'" in not_absolute
+    (upper,) = messages(repo, [http_route(hostnames=["App.example.com"])])
+    assert upper.startswith(subject + "/spec/hostnames/0: 'App.example.com' does not match pattern")
 
 
 def test_only_the_bad_object_is_reported(repo: Project) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from gates_helpers import hits, real, rendered_with
 from releasing import git_project
-from support import REPO, invoke, one_error_line, write
+from support import FIXTURE_PROJECT, REPO, copy_project, invoke, one_error_line, write
 
 from keelson import diff, gates, valuesschema
 from keelson import values as loading
@@ -129,9 +130,88 @@ def test_schema_findings_never_show_a_secret_shaped_value(tmp_path: Path, overla
     assert all(KEY_ID not in finding for finding in findings)
 
 
-def test_schema_findings_still_show_short_innocent_values(tmp_path: Path) -> None:
-    findings = _load_with(tmp_path, "global:\n  env: production\n")
-    assert any('"production"' in finding for finding in findings), findings
+def test_schema_findings_never_show_even_a_short_innocent_value(tmp_path: Path) -> None:
+    assert _load_with(tmp_path, "global:\n  env: production\n") == [
+        f"{tmp_path / 'overlay.yaml'}: global.env: must be one of dev, staging, prod"
+    ]
+
+
+# One schema keyword each: (keyword, its schema, a value breaking it, the message). Every value
+# carries "zq" so the test can tell that nothing of it reached the output.
+KEYWORD_CASES: list[tuple[str, dict[str, Any], Any, str]] = [
+    ("type", {"type": "integer"}, "zq-type", "must be an integer (got a string)"),
+    ("enum", {"enum": ["a", True]}, "zq-enum", "must be one of a, true"),
+    ("const", {"const": "fixed"}, "zq-const", "must be fixed"),
+    ("pattern", {"type": "string", "pattern": "^[a-y]+$"}, "zqpattern", "must match ^[a-y]+$"),
+    ("minimum", {"minimum": 0}, -987601, "must be at least 0"),
+    ("maximum", {"maximum": 10}, 987602, "must be at most 10"),
+    ("exclusiveMinimum", {"exclusiveMinimum": 0}, -987603, "must be greater than 0"),
+    ("exclusiveMaximum", {"exclusiveMaximum": 10}, 987604, "must be less than 10"),
+    ("multipleOf", {"multipleOf": 2}, 987605, "must be a multiple of 2"),
+    ("minLength", {"minLength": 40}, "zq-minLength", "must be at least 40 characters long"),
+    ("maxLength", {"maxLength": 3}, "zq-maxLength", "must be at most 3 characters long"),
+    ("minItems", {"minItems": 3}, ["zq-minItems"], "must list at least 3 items"),
+    ("maxItems", {"maxItems": 1}, ["zq-maxItems-a", "zq-maxItems-b"], "must list at most 1 items"),
+    ("uniqueItems", {"uniqueItems": True}, ["zq-unique", "zq-unique"], "must not list an item twice"),
+    ("minProperties", {"minProperties": 3}, {"k": "zq-minProperties"}, "must have at least 3 keys"),
+    ("maxProperties", {"maxProperties": 1}, {"a": "zq-max-a", "b": "zq-max-b"}, "must have at most 1 keys"),
+    ("not", {"not": {"type": "string"}}, "zq-not", "is not allowed here"),
+    (
+        "anyOf",
+        {"anyOf": [{"type": "integer"}, {"type": "boolean"}]},
+        "zq-anyOf",
+        "breaks the schema's anyOf rule",
+    ),
+    (
+        "oneOf",
+        {"oneOf": [{"type": "integer"}, {"type": "boolean"}]},
+        "zq-oneOf",
+        "breaks the schema's oneOf rule",
+    ),
+    ("contains", {"contains": {"const": 1}}, ["zq-contains"], "breaks the schema's contains rule"),
+    ("errorMessage (must ...)", {"enum": ["x"], "errorMessage": "must be x"}, "zq-must", "must be x"),
+    (
+        "errorMessage (other)",
+        {"enum": ["x"], "errorMessage": "only x is allowed"},
+        "zq-other",
+        "only x is allowed",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def keyword_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture project with ``web.probe.<case>`` held to each case's schema."""
+    prj = copy_project(FIXTURE_PROJECT, tmp_path_factory.mktemp("keywords") / "project")
+    schema_file = prj.charts_dir / "web" / "values.schema.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    cases = {f"case{index}": case_schema for index, (_, case_schema, _, _) in enumerate(KEYWORD_CASES)}
+    cases["formatted"] = {"type": "string", "format": "ipv4"}
+    schema["properties"]["probe"] = {"type": "object", "properties": cases}
+    schema_file.write_text(json.dumps(schema), encoding="utf-8")
+    return prj.root
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "message"),
+    [(index, value, message) for index, (_, _, value, message) in enumerate(KEYWORD_CASES)],
+    ids=[case[0] for case in KEYWORD_CASES],
+)
+def test_each_schema_keyword_names_what_is_allowed_and_never_the_value(
+    keyword_project: Path, tmp_path: Path, index: int, value: Any, message: str
+) -> None:
+    overlay = write(tmp_path / "overlay.yaml", json.dumps({"web": {"probe": {f"case{index}": value}}}))
+    found = valuesschema.check(loading.load("dev", [overlay], project(keyword_project)))
+    assert [str(finding) for finding in found] == [f"{overlay}: web.probe.case{index}: {message}"]
+    shown = str(found[0])
+    assert "zq" not in shown
+    assert not re.search(r"98760[0-9]", shown)
+
+
+def test_format_is_an_annotation_as_in_helm(keyword_project: Path, tmp_path: Path) -> None:
+    """Helm 4 does not assert ``format`` (a value breaking one installs), so the check does not either."""
+    overlay = write(tmp_path / "overlay.yaml", "web:\n  probe:\n    formatted: zq-not-an-address\n")
+    assert valuesschema.check(loading.load("dev", [overlay], project(keyword_project))) == []
 
 
 def _record(user_values: dict[str, Any]) -> ReleaseRecord:

@@ -213,6 +213,115 @@ def test_prod_prerequisites_field_by_field(rendered: Callable[[str], list[Object
     assert not [need for need in needs.values() if need.kind in ("Bucket", "Database") and need.checkable]
 
 
+ROUTES = tuple(f"HTTPRoute/keelson/keelson-{name}" for name in ("app-backend", "app-frontend", "grafana"))
+POLICIES = tuple(
+    f"NetworkPolicy/keelson/keelson-{name}" for name in ("app-backend", "app-frontend", "grafana")
+)
+
+
+def test_prod_gateway_path_prerequisites(rendered: Callable[[str], list[Object]]) -> None:
+    """Rendered with the optional APIs served (as `auto` renders on such a cluster): the routes need
+    their API and the Gateway's https listener; the route sources must exist to be let in."""
+    merged = values.load("prod", (), PRJ).merged
+    found = prerequisites.derive(rendered("prod"), merged)
+    assert [need for need in found if need.kind in ("API", "Gateway", "Pods")] == [
+        Prerequisite("API", "gateway.networking.k8s.io/v1/HTTPRoute", needed_by=ROUTES),
+        Prerequisite(
+            "API",
+            "monitoring.coreos.com/v1/PrometheusRule",
+            needed_by=("PrometheusRule/keelson/keelson-alert-rules",),
+        ),
+        *[need for need in found if need.kind == "API" and need.name.endswith("/ServiceMonitor")],
+        Prerequisite("Gateway", "keelson", "gateway-system", ("https",), ROUTES),
+        Prerequisite(
+            "Pods",
+            "gateway.networking.k8s.io/gateway-name=keelson",
+            "kubernetes.io/metadata.name=gateway-system",
+            needed_by=POLICIES,
+        ),
+    ]
+    (monitors,) = [need for need in found if need.name == "monitoring.coreos.com/v1/ServiceMonitor"]
+    assert len(monitors.needed_by) > 1
+    assert all(who.startswith("ServiceMonitor/keelson/") for who in monitors.needed_by)
+
+
+def route(parents: list[dict[str, str]]) -> Object:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "r", "namespace": "apps"},
+        "spec": {"parentRefs": parents},
+    }
+
+
+def test_each_gateway_once_with_every_listener_its_routes_name() -> None:
+    objects = [
+        route([{"name": "edge", "namespace": "infra", "sectionName": "https"}, {"name": "local"}]),
+        {
+            **route([{"name": "edge", "namespace": "infra", "sectionName": "admin"}]),
+            "metadata": {"name": "s"},
+        },
+        # A mesh parent (a Service) is no Gateway.
+        route([{"group": "", "kind": "Service", "name": "backend"}]),
+    ]
+    gateways = [need for need in prerequisites.derive(objects, {}) if need.kind == "Gateway"]
+    assert gateways == [
+        Prerequisite(
+            "Gateway", "edge", "infra", ("admin", "https"), ("HTTPRoute/apps/r", "HTTPRoute/keelson/s")
+        ),
+        Prerequisite("Gateway", "local", "apps", (), ("HTTPRoute/apps/r",)),
+    ]
+    assert [need.describe() for need in gateways] == [
+        "Gateway infra/edge (listener admin, https)",
+        "Gateway apps/local",
+    ]
+
+
+def test_only_pods_named_by_both_labels_are_route_sources() -> None:
+    peers = [
+        {
+            "namespaceSelector": {"matchLabels": {"team": "edge"}},
+            "podSelector": {"matchLabels": {"b": "2", "a": "1"}},
+        },
+        {"namespaceSelector": {"matchLabels": {"team": "monitoring"}}},  # a namespace, no pods named
+        {"podSelector": {"matchLabels": {"app": "alloy"}}},  # the release's own pods
+        {
+            "namespaceSelector": {"matchLabels": {"team": "edge"}},
+            "podSelector": {"matchExpressions": [{"key": "a", "operator": "Exists"}]},
+        },
+    ]
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "p"},
+        "spec": {"ingress": [{"from": peers}]},
+    }
+    (pods,) = [need for need in prerequisites.derive([policy], {}) if need.kind == "Pods"]
+    assert pods == Prerequisite("Pods", "a=1,b=2", "team=edge", needed_by=("NetworkPolicy/keelson/p",))
+    assert pods.describe() == "Pods labelled a=1,b=2 in a Namespace labelled team=edge"
+    assert pods.checkable
+
+
+def test_the_readme_list_says_when_the_gateway_path_applies() -> None:
+    """`auto` renders no route without a cluster: what the routes need is listed with its condition."""
+    listed = prerequisites.readme_list(PRJ).splitlines()
+    condition = (
+        "(only where the HTTPRoutes render: httpRoute.enabled true, or auto on a cluster serving "
+        "gateway.networking.k8s.io/v1)"
+    )
+    assert f"- Gateway gateway-system/keelson (listener https): staging, prod {condition}" in listed
+    assert f"- Gateway gateway-system/keelson: dev {condition}" in listed
+    assert (
+        "- API gateway.networking.k8s.io/v1 serving HTTPRoute (its CRD installed): dev, staging, prod "
+        "(only with httpRoute.enabled true: auto renders no route where it is not served)"
+    ) in listed
+    # The NetworkPolicies admit the Gateway's proxies whether or not the routes render.
+    assert (
+        "- Pods labelled gateway.networking.k8s.io/gateway-name=keelson in a Namespace labelled "
+        "kubernetes.io/metadata.name=gateway-system: dev, staging, prod"
+    ) in listed
+
+
 def pod(spec: dict[str, Any]) -> Object:
     return {
         "apiVersion": "apps/v1",

@@ -1,6 +1,7 @@
 """Defects the real API server showed (issue 9), each failing without its fix, plus the ct-style
 upgrade from the previous chart: two releases in two namespaces, autoscaled workloads at their floor
-and through upgrades, StatefulSet fields an upgrade cannot change and the migration around them."""
+and through upgrades, StatefulSet fields an upgrade cannot change and the migration around them;
+and preflight's checks of the Gateway path (the API, the Gateways, the route sources)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from operator_support import installing, workloads_ready
+from operator_support import (
+    gateway_api,
+    held_pod,
+    installing,
+    made_namespace,
+    provision,
+    remove_cluster_prerequisites,
+    workloads_ready,
+)
 
 from keelson import deploy, git, preflight, values
 from keelson.kube import Target
@@ -155,3 +164,85 @@ def test_upgrade_from_the_previous_chart_version(cluster: LocalCluster, namespac
     assert "Deployment/keelson-app-backend" in ready
     assert [name for name, state in ready.items() if state.split("/")[0] != state.split("/")[1]] == [], ready
     cluster.helm("uninstall", "keelson", "-n", namespace, "--wait")
+
+
+def gateway_path_lines(report: preflight.PreflightReport) -> list[str]:
+    """The missing lines about the routes: their API, their Gateways and the pods let in for them."""
+    words = ("HTTPRoute", "Gateway ", "networkPolicy.ingressFrom")
+    return [line for line in report.missing if any(word in line for word in words)]
+
+
+def test_preflight_checks_what_the_routes_need_on_the_api_server(
+    cluster: LocalCluster, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpRoute.enabled forced true, as an Argo CD user sets it: without the Gateway API's CRDs helm
+    itself cannot render, and preflight says so in one line, beside the Gateway and the route
+    sources; then each is created as an operator would, and its line goes."""
+    prj = cluster.prj
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    (context,) = json.loads(cluster.kubectl("config", "view", "-o", "json").stdout)["contexts"]
+    target = Target(context["name"], cluster.name, "", namespace=namespace)
+    edge = f"{namespace}-edge"  # the Gateway's namespace, where its proxies run
+    chart = {
+        "httpRoute": {
+            "enabled": True,
+            "parentRefs": [{"name": "edge", "namespace": edge, "sectionName": "https"}],
+        },
+        "networkPolicy": {
+            "ingressFrom": [
+                {
+                    "namespaceLabels": {"kubernetes.io/metadata.name": edge},
+                    "podLabels": {"gateway.networking.k8s.io/gateway-name": "edge"},
+                }
+            ]
+        },
+    }
+    overlay = tmp_path / "routes.yaml"
+    overlay.write_text(yaml.safe_dump({"app": chart, "grafana": chart}))
+    routes = ", ".join(
+        f"HTTPRoute/{namespace}/keelson-{name}" for name in ("app-backend", "app-frontend", "grafana")
+    )
+    policies = ", ".join(
+        f"NetworkPolicy/{namespace}/keelson-{name}" for name in ("app-backend", "app-frontend", "grafana")
+    )
+    pods = "gateway.networking.k8s.io/gateway-name=edge"
+    try:
+        report = preflight.run(prj, "dev", target=target, overlays=[overlay])
+        assert gateway_path_lines(report) == [
+            "API gateway.networking.k8s.io/v1 HTTPRoute is not served: install the Gateway API CRDs "
+            f"(standard channel), or set httpRoute.enabled to auto or false, needed by {routes}",
+            f"Gateway {edge}/edge: the Gateway API is not installed "
+            f"(no gateway.networking.k8s.io/v1/Gateway), needed by {routes}",
+            f"no Namespace labelled kubernetes.io/metadata.name={edge}, where the NetworkPolicies admit the "
+            f"pods labelled {pods} (networkPolicy.ingressFrom), needed by {policies}",
+        ]
+        # The CRDs, the Gateway's namespace and a Gateway with a plain HTTP listener only.
+        gateway_api(cluster)
+        made_namespace(cluster, edge)
+        gateway = {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "Gateway",
+            "metadata": {"name": "edge", "namespace": edge},
+            "spec": {
+                "gatewayClassName": "any",
+                "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}],
+            },
+        }
+        cluster.kubectl("apply", "-f", "-", stdin=json.dumps(gateway))
+        report = preflight.run(prj, "dev", target=target, overlays=[overlay])
+        assert gateway_path_lines(report) == [
+            f"Gateway {edge}/edge has no listener https (httpRoute.parentRefs sectionName), "
+            f"needed by {routes}",
+            f"no Pods labelled {pods} in {edge}: the NetworkPolicies admit route traffic only from them "
+            "(networkPolicy.ingressFrom: the Gateway's proxies or the ingress controller), "
+            f"needed by {policies}",
+        ]
+        # A pod of another Gateway is no route source of this one.
+        held_pod(cluster, edge, {"gateway.networking.k8s.io/gateway-name": "other"})
+        assert len(gateway_path_lines(preflight.run(prj, "dev", target=target, overlays=[overlay]))) == 2
+        provision(cluster, [need for need in report.needs if need.kind in ("API", "Gateway", "Pods")])
+        report = preflight.run(prj, "dev", target=target, overlays=[overlay])
+        assert gateway_path_lines(report) == []
+        assert {obj["kind"] for obj in report.objects} >= {"HTTPRoute", "NetworkPolicy"}
+    finally:
+        remove_cluster_prerequisites(cluster)

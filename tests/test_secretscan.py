@@ -15,7 +15,7 @@ from support import REPO
 
 from keelson import secretscan
 from keelson.errors import KeelsonError
-from keelson.models import Finding, format_path, format_value
+from keelson.models import Finding, format_path
 
 
 def _random(seed: str, alphabet: str, length: int) -> str:
@@ -113,12 +113,12 @@ def test_scrub_redacts_flagged_strings_and_lines_only() -> None:
 
 
 def test_excerpts_show_short_safe_values_only() -> None:
-    assert format_value("latest") == '"latest"'
-    assert format_value(3) == "3"
-    assert format_value(aws_key_id("excerpt")) == "a string of 20 characters (not shown)"
-    assert format_value("x" * 200) == "a string of 200 characters (not shown)"
-    assert format_value("hunter2", key="password") == "a string of 7 characters (not shown)"
-    assert format_value({"a": 1}) == "a mapping of 1 keys"
+    assert secretscan.excerpt("latest") == '"latest"'
+    assert secretscan.excerpt(3) == "3"
+    assert secretscan.excerpt(aws_key_id("excerpt")) == "a string of 20 characters (not shown)"
+    assert secretscan.excerpt("x" * 200) == "a string of 200 characters (not shown)"
+    assert secretscan.excerpt("hunter2", key="password") == "a string of 7 characters (not shown)"
+    assert secretscan.excerpt({"a": 1}) == "a mapping of 1 keys"
 
 
 def test_paths_hide_secret_shaped_keys() -> None:

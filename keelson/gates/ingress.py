@@ -1,5 +1,8 @@
-"""Ingress: TLS on every host, certificates from the environment's cert-manager issuer, hosts that
-are DNS names claimed once, and no raw configuration snippets."""
+"""Ingress and HTTPRoute: TLS on every Ingress host, certificates from the environment's
+cert-manager issuer, hosts that are DNS names claimed once, and no raw configuration snippets.
+
+An HTTPRoute carries no TLS (its Gateway's listener does), so only the host rules (KEEL053, KEEL054)
+read HTTPRoutes."""
 
 from __future__ import annotations
 
@@ -86,11 +89,20 @@ def issuer_matches_env(ctx: Context) -> Iterator[Hit]:
             )
 
 
-def _hosts(ctx: Context) -> Iterator[tuple[Object, int, str, Mapping[str, Any]]]:
+def _ingress_rules(ctx: Context) -> Iterator[tuple[Object, int, str, Mapping[str, Any]]]:
     for ingress in ctx.of_kind("Ingress"):
         for index, entry in enumerate((ingress.get("spec") or {}).get("rules") or []):
             if isinstance(entry, Mapping):
                 yield ingress, index, str(entry.get("host") or ""), entry
+
+
+def _hosts(ctx: Context) -> Iterator[tuple[Object, str, str]]:
+    """``(object, host, path of the host)``: every Ingress rule's host and HTTPRoute hostname."""
+    for ingress, index, host, _ in _ingress_rules(ctx):
+        yield ingress, host, f"spec.rules[{index}].host"
+    for route in ctx.of_kind("HTTPRoute"):
+        for index, host in enumerate((route.get("spec") or {}).get("hostnames") or []):
+            yield route, str(host or ""), f"spec.hostnames[{index}]"
 
 
 @rule(
@@ -113,27 +125,26 @@ def no_snippets(ctx: Context) -> Iterator[Hit]:
 
 @rule(
     "KEEL053",
-    "Ingress hosts are DNS names: labels of at most 63 characters, no IP, no wildcard in prod",
+    "Ingress and HTTPRoute hosts are DNS names: labels of at most 63 characters, no IP, no wildcard in prod",
     envs=("staging", "prod"),
     remediation="use a DNS name such as app.example.com (each label 1-63 of a-z, 0-9, -); a wildcard "
     "host in prod needs gates.allowWildcardHosts: true",
 )
 def hosts_are_names(ctx: Context) -> Iterator[Hit]:
     wildcards = ctx.env != "prod" or ctx.settings.get("allowWildcardHosts") is True
-    for ingress, index, host, _ in _hosts(ctx):
-        path = f"spec.rules[{index}].host"
+    for obj, host, path in _hosts(ctx):
         if not host:
-            continue  # KEEL050's finding
+            continue  # an Ingress rule without a host is KEEL050's finding
         if _is_ip(host):
-            yield Hit(ctx.ref(ingress), f'host "{host}" is an IP address, not a DNS name', path)
+            yield Hit(ctx.ref(obj), f'host "{host}" is an IP address, not a DNS name', path)
             continue
         name = host.removeprefix("*.")
         if host.startswith("*.") and not wildcards:
-            yield Hit(ctx.ref(ingress), f'host "{host}" is a wildcard', path)
+            yield Hit(ctx.ref(obj), f'host "{host}" is a wildcard', path)
         bad = [label for label in name.split(".") if not DNS_LABEL.match(label)]
         if bad or len(host) > 253:
             what = f"label of {len(bad[0])} characters" if bad and len(bad[0]) > 63 else "not a DNS-1123 name"
-            yield Hit(ctx.ref(ingress), f'host "{host[:80]}" is {what}', path)
+            yield Hit(ctx.ref(obj), f'host "{host[:80]}" is {what}', path)
 
 
 @rule(
@@ -141,23 +152,61 @@ def hosts_are_names(ctx: Context) -> Iterator[Hit]:
     "No host and path is claimed twice",
     envs=("staging", "prod"),
     remediation="give each component its own host or path; two routes for one host and path leave the "
-    "controller to pick one",
+    "controller (or the Gateway) to pick one",
 )
 def routes_unique(ctx: Context) -> Iterator[Hit]:
-    claimed: dict[tuple[str, str], str] = {}
-    for ingress, index, host, entry in _hosts(ctx):
-        paths = ((entry.get("http") or {}).get("paths")) or []
-        for number, item in enumerate(paths):
-            route = (host, str((item or {}).get("path") or "/"))
-            here = f"{ctx.ref(ingress).display} spec.rules[{index}].http.paths[{number}]"
-            if route in claimed:
-                yield Hit(
-                    ctx.ref(ingress),
-                    f'host "{route[0]}" path "{route[1]}" is also claimed at {claimed[route]}',
-                    f"spec.rules[{index}].http.paths[{number}]",
-                )
-            else:
-                claimed[route] = here
+    # Ingresses share one space of hosts; HTTPRoutes compete only on the same Gateway listener, so an
+    # HTTPRoute beside the Ingress for the same host and path is no conflict.
+    claimed: dict[tuple[str, str, str, str], str] = {}
+    for obj, scope, host, (match_type, path), location in _claims(ctx):
+        here = f"{ctx.ref(obj).display} {location}"
+        key = (scope, host, match_type, path)
+        if key in claimed:
+            where = f" on {scope}" if scope else ""
+            yield Hit(
+                ctx.ref(obj),
+                f'host "{host}" path "{path}"{where} is also claimed at {claimed[key]}',
+                location,
+            )
+        else:
+            claimed[key] = here
+
+
+def _claims(ctx: Context) -> Iterator[tuple[Object, str, str, tuple[str, str], str]]:
+    """``(object, scope, host, (match type, path), location)`` for each host and path an Ingress or
+    HTTPRoute claims (an Ingress path's type is left out, as before: any two of them collide).
+
+    An Ingress claims in the one scope ``""``; an HTTPRoute on each of its parents (Gateway and
+    listener), for each hostname and each path-only match. A match that also asks for headers, query
+    parameters or a method narrows the claim, and is left out.
+    """
+    for ingress, index, host, entry in _ingress_rules(ctx):
+        for number, item in enumerate(((entry.get("http") or {}).get("paths")) or []):
+            path = str((item or {}).get("path") or "/")
+            yield ingress, "", host, ("", path), f"spec.rules[{index}].http.paths[{number}]"
+    for route in ctx.of_kind("HTTPRoute"):
+        spec = route.get("spec") or {}
+        hosts = [str(host) for host in spec.get("hostnames") or []] or ["*"]
+        for scope in _parents(route, ctx.namespace_of(route)):
+            for index, route_rule in enumerate(spec.get("rules") or []):
+                matches = (route_rule or {}).get("matches") or [{}]
+                for number, match in enumerate(matches):
+                    if not isinstance(match, Mapping) or set(match) - {"path"}:
+                        continue
+                    path_match = match.get("path") or {}
+                    claim = (str(path_match.get("type") or "PathPrefix"), str(path_match.get("value") or "/"))
+                    for host in hosts:
+                        yield route, scope, host, claim, f"spec.rules[{index}].matches[{number}]"
+
+
+def _parents(route: Object, namespace: str) -> list[str]:
+    """The Gateway listeners an HTTPRoute attaches to, as ``Gateway <namespace>/<name>[ listener <s>]``."""
+    scopes: list[str] = []
+    for parent in (route.get("spec") or {}).get("parentRefs") or []:
+        if isinstance(parent, Mapping):
+            listener = f" listener {parent['sectionName']}" if parent.get("sectionName") else ""
+            scopes.append(f"Gateway {parent.get('namespace') or namespace}/{parent.get('name')}{listener}")
+    return scopes
 
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

@@ -70,3 +70,31 @@ per broken rule.
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The HTTPRoute matches of a component's hosts: each Ingress path as a path match (Prefix is
+PathPrefix, Exact is Exact). Every host must list the same paths, since an HTTPRoute's rules apply
+to all of its hostnames; ImplementationSpecific has no Gateway API equivalent. Either fails naming
+the value (its path, never what it holds).
+*/}}
+{{- define "app.httpRouteMatches" -}}
+{{- $types := dict "Prefix" "PathPrefix" "Exact" "Exact" -}}
+{{- $first := "" -}}
+{{- range $index, $host := .hosts -}}
+{{- $matches := list -}}
+{{- range $number, $p := ($host.paths | default (list (dict "path" "/" "pathType" "Prefix"))) -}}
+{{- $type := get $types ($p.pathType | default "Prefix") -}}
+{{- if not $type -}}
+{{- fail (printf "components.%s.ingress.hosts[%d].paths[%d].pathType: must be Prefix or Exact while the HTTPRoutes render (ImplementationSpecific has no HTTPRoute equivalent)" $.component $index $number) -}}
+{{- end -}}
+{{- $matches = append $matches (dict "path" (dict "type" $type "value" $p.path)) -}}
+{{- end -}}
+{{- $rendered := toYaml $matches -}}
+{{- if eq $index 0 -}}
+{{- $first = $rendered -}}
+{{- else if ne $rendered $first -}}
+{{- fail (printf "components.%s.ingress.hosts[%d].paths: differ from hosts[0].paths; one HTTPRoute carries the component's hosts and its rules apply to each, so give every host the same paths (or the host a component of its own)" $.component $index) -}}
+{{- end -}}
+{{- end -}}
+{{- $first -}}
+{{- end -}}
