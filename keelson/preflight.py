@@ -46,7 +46,7 @@ NOT_SERVED = "ensure CRDs are installed first"
 # What to do about an optional API that a forced switch needs and the cluster does not serve.
 API_REMEDIES = {
     "gateway.networking.k8s.io/v1/HTTPRoute": "install the Gateway API CRDs (standard channel), "
-    "or set httpRoute.enabled to auto or false",
+    "or set global.capabilities.httpRoute to auto or false",
 }
 
 

@@ -37,14 +37,14 @@ STORAGE_BACKENDS = ("loki", "tempo", "mimir", "pyroscope")
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 # The Gateway API as `.Capabilities` holds it: what `auto` asks for before it renders an HTTPRoute.
 GATEWAY_APIS = tuple(api for api in OPTIONAL_APIS if api.startswith(GATEWAY_GROUP + "/"))
-# Where the cluster serves the Gateway API, `httpRoute.enabled: auto` renders the routes: what they
-# need then is listed with this condition (README "Before you install").
+# Where the cluster serves the Gateway API, `global.capabilities.httpRoute: auto` renders the routes: what
+# they need then is listed with this condition (README "Before you install").
 ROUTES_RENDER = (
-    "only where the HTTPRoutes render: httpRoute.enabled true, or auto on a cluster serving "
-    "gateway.networking.k8s.io/v1"
+    "only where the HTTPRoutes render: global.capabilities.httpRoute true, or auto on a cluster "
+    "serving gateway.networking.k8s.io/v1"
 )
 # ... except the API itself, which `auto` asks for: only `true` renders a route without it.
-ROUTES_FORCED = "only with httpRoute.enabled true: auto renders no route where it is not served"
+ROUTES_FORCED = "only with global.capabilities.httpRoute true: auto renders no route where it is not served"
 # Kinds that are prerequisites, in the order they are listed.
 KINDS = (
     "Namespace",

@@ -179,7 +179,7 @@ def test_hosts_with_different_paths_fail_naming_the_value(tmp_path: Path) -> Non
     ],
 )
 def test_the_switch(tmp_path: Path, switch: object, apis: tuple[str, ...], expected: set[str]) -> None:
-    overlay = {chart: {"httpRoute": {"enabled": switch}} for chart in ("app", "grafana")}
+    overlay = {"global": {"capabilities": {"httpRoute": switch}}}
     objects = render_with(tmp_path, "staging", overlay, apis)
     assert set(routes(objects)) == expected
     # The Ingress stays either way: the routes are beside it, not instead of it.
@@ -187,18 +187,24 @@ def test_the_switch(tmp_path: Path, switch: object, apis: tuple[str, ...], expec
 
 
 def test_the_switch_refuses_other_values(tmp_path: Path) -> None:
-    file = write(tmp_path / "o.yaml", "app:\n  httpRoute:\n    enabled: sometimes\n")
+    file = write(tmp_path / "o.yaml", "global:\n  capabilities:\n    httpRoute: sometimes\n")
     merged = values.load("prod", (str(file),), project(REPO))
     assert [str(finding) for finding in valuesschema.check(merged)] == [
-        f"{file}: app.httpRoute.enabled: must be auto, true or false "
-        "(auto: only when the cluster serves gateway.networking.k8s.io/v1)"
+        f"{file}: global.capabilities.httpRoute: must be auto (render only when the cluster serves the API), "
+        "true or false"
     ]
+
+
+def test_a_chart_turns_its_routes_off_where_the_api_is_served(tmp_path: Path) -> None:
+    objects = render_with(tmp_path, "staging", {"grafana": {"httpRoute": {"enabled": False}}}, OPTIONAL_APIS)
+    assert set(routes(objects)) == set(ROUTES) - {"keelson-grafana"}
 
 
 def test_a_path_type_without_a_route_equivalent_fails_naming_the_path_not_the_value(tmp_path: Path) -> None:
     host = {"host": "api.example.com", "paths": [{"path": "/", "pathType": "ImplementationSpecific"}]}
     overlay = {
-        "app": {"httpRoute": {"enabled": True}, "components": {"backend": {"ingress": {"hosts": [host]}}}}
+        "global": {"capabilities": {"httpRoute": True}},
+        "app": {"components": {"backend": {"ingress": {"hosts": [host]}}}},
     }
     with pytest.raises(RenderError) as caught:
         render_with(tmp_path, "prod", overlay, ())
@@ -301,7 +307,9 @@ def test_the_rule_names_the_sources_from_values(tmp_path: Path) -> None:
 def test_the_rule_follows_what_routes_to_the_pods(
     tmp_path: Path, overlay: dict[str, Any], admitted: bool
 ) -> None:
-    objects = render_with(tmp_path, "prod", {"app": overlay, "grafana": overlay}, ())
+    # Rendered without the Gateway API and the capability stated, as an Argo CD user sets it.
+    forced = {"capabilities": {"httpRoute": True}}
+    objects = render_with(tmp_path, "prod", {"global": forced, "app": overlay, "grafana": overlay}, ())
     for name in POLICIES:
         assert bool(route_rules(objects, name)) is admitted, name
 

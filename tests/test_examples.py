@@ -48,7 +48,7 @@ EXAMPLES = REPO / "examples"
 ARGO_DIR = EXAMPLES / "argocd"
 FLUX_DIR = EXAMPLES / "flux"
 OPERATOR_GROUP = "monitoring.coreos.com/"
-CAPABILITIES = {"serviceMonitor": True, "prometheusRule": True}
+CAPABILITIES = {"serviceMonitor": True, "prometheusRule": True, "httpRoute": True}
 DURATION = re.compile(r"^([0-9]+(ms|s|m|h))+$")
 
 

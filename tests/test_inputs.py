@@ -204,8 +204,8 @@ def test_limits_are_generous_for_real_files() -> None:
 SCHEMA_CASES: list[tuple[str, str, tuple[str, ...]]] = [
     (
         "enum",
-        "app:\n  httpRoute:\n    enabled: zq-sometimes\n",
-        ("app.httpRoute.enabled: must be auto, true or false",),
+        "global:\n  capabilities:\n    httpRoute: zq-sometimes\n",
+        ("global.capabilities.httpRoute: must be auto",),
     ),
     (
         "type",

@@ -306,14 +306,14 @@ def test_the_readme_list_says_when_the_gateway_path_applies() -> None:
     """`auto` renders no route without a cluster: what the routes need is listed with its condition."""
     listed = prerequisites.readme_list(PRJ).splitlines()
     condition = (
-        "(only where the HTTPRoutes render: httpRoute.enabled true, or auto on a cluster serving "
-        "gateway.networking.k8s.io/v1)"
+        "(only where the HTTPRoutes render: global.capabilities.httpRoute true, or auto on a cluster "
+        "serving gateway.networking.k8s.io/v1)"
     )
     assert f"- Gateway gateway-system/keelson (listener https): staging, prod {condition}" in listed
     assert f"- Gateway gateway-system/keelson: dev {condition}" in listed
     assert (
         "- API gateway.networking.k8s.io/v1 serving HTTPRoute (its CRD installed): dev, staging, prod "
-        "(only with httpRoute.enabled true: auto renders no route where it is not served)"
+        "(only with global.capabilities.httpRoute true: auto renders no route where it is not served)"
     ) in listed
     # The NetworkPolicies admit the Gateway's proxies whether or not the routes render.
     assert (

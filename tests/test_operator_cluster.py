@@ -175,8 +175,8 @@ def gateway_path_lines(report: preflight.PreflightReport) -> list[str]:
 def test_preflight_checks_what_the_routes_need_on_the_api_server(
     cluster: LocalCluster, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """httpRoute.enabled forced true, as an Argo CD user sets it: without the Gateway API's CRDs helm
-    itself cannot render, and preflight says so in one line, beside the Gateway and the route
+    """global.capabilities.httpRoute forced true, as an Argo CD user sets it: without the Gateway
+    API's CRDs helm itself cannot render, and preflight says so in one line, beside the Gateway and the route
     sources; then each is created as an operator would, and its line goes."""
     prj = cluster.prj
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
@@ -198,7 +198,8 @@ def test_preflight_checks_what_the_routes_need_on_the_api_server(
         },
     }
     overlay = tmp_path / "routes.yaml"
-    overlay.write_text(yaml.safe_dump({"app": chart, "grafana": chart}))
+    forced = {"capabilities": {"httpRoute": True}}
+    overlay.write_text(yaml.safe_dump({"global": forced, "app": chart, "grafana": chart}))
     routes = ", ".join(
         f"HTTPRoute/{namespace}/keelson-{name}" for name in ("app-backend", "app-frontend", "grafana")
     )
@@ -210,7 +211,7 @@ def test_preflight_checks_what_the_routes_need_on_the_api_server(
         report = preflight.run(prj, "dev", target=target, overlays=[overlay])
         assert gateway_path_lines(report) == [
             "API gateway.networking.k8s.io/v1 HTTPRoute is not served: install the Gateway API CRDs "
-            f"(standard channel), or set httpRoute.enabled to auto or false, needed by {routes}",
+            f"(standard channel), or set global.capabilities.httpRoute to auto or false, needed by {routes}",
             f"Gateway {edge}/edge: the Gateway API is not installed "
             f"(no gateway.networking.k8s.io/v1/Gateway), needed by {routes}",
             f"no Namespace labelled kubernetes.io/metadata.name={edge}, where the NetworkPolicies admit the "

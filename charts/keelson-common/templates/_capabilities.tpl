@@ -21,3 +21,14 @@ true
 {{- fail (printf "%s: must be auto, true or false" .path) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Whether this chart's HTTPRoutes may render, by global.capabilities.httpRoute (auto, true or false;
+see common.capabilities.enabled). Templates ask it before their own httpRoute.enabled, so that a
+wrong capability value fails the render even where a chart turned its routes off.
+Usage: {{- if and (include "common.httpRoute.enabled" $) .Values.httpRoute.enabled }}
+*/}}
+{{- define "common.httpRoute.enabled" -}}
+{{- $value := dig "capabilities" "httpRoute" "auto" (.Values.global | default dict) -}}
+{{- include "common.capabilities.enabled" (dict "context" . "value" $value "path" "global.capabilities.httpRoute" "api" "gateway.networking.k8s.io/v1") -}}
+{{- end -}}
