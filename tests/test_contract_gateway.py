@@ -247,12 +247,17 @@ def route_rules(objects: list[Object], name: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("env", ENVS)
 @pytest.mark.parametrize("name", sorted(POLICIES))
-def test_the_default_rule_admits_the_gateway_proxies(
+def test_the_default_rule_admits_the_ingress_controller_and_the_gateway_proxies(
     rendered: Callable[[str], list[Object]], env: str, name: str
 ) -> None:
+    # What the default render routes through: the Ingress (class nginx) and the HTTPRoute.
     assert route_rules(rendered(env), name) == [
         {
             "from": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
+                },
                 {
                     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway-system"}},
                     "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "keelson"}},

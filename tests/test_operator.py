@@ -235,6 +235,12 @@ def test_prod_gateway_path_prerequisites(rendered: Callable[[str], list[Object]]
         Prerequisite("Gateway", "keelson", "gateway-system", ("https",), ROUTES),
         Prerequisite(
             "Pods",
+            "app.kubernetes.io/name=ingress-nginx",
+            "kubernetes.io/metadata.name=ingress-nginx",
+            needed_by=POLICIES,
+        ),
+        Prerequisite(
+            "Pods",
             "gateway.networking.k8s.io/gateway-name=keelson",
             "kubernetes.io/metadata.name=gateway-system",
             needed_by=POLICIES,
