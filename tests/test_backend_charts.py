@@ -54,6 +54,7 @@ INTENDED = {
     },
 }
 
+
 def template_lines(charts: Path, chart: str, *, syntax: bool = False) -> list[str]:
     """The non-blank lines of the chart's templates/*.yaml and *.tpl, stripped, without template
     comments ({{/* ... */}}, one or more lines), YAML comments and - unless ``syntax`` - the lines

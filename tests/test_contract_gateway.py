@@ -201,8 +201,9 @@ def test_a_chart_turns_its_routes_off_where_the_api_is_served(tmp_path: Path) ->
 
 
 def test_a_path_type_without_a_route_equivalent_fails_naming_the_path_not_the_value(tmp_path: Path) -> None:
-    host = {"host": "api.example.com", "paths": [{"path": "/", "pathType": "ImplementationSpecific"}]}
-    overlay = {
+    path = {"path": "/", "pathType": "ImplementationSpecific"}
+    host: dict[str, Any] = {"host": "api.example.com", "paths": [path]}
+    overlay: dict[str, Any] = {
         "global": {"capabilities": {"httpRoute": True}},
         "app": {"components": {"backend": {"ingress": {"hosts": [host]}}}},
     }
@@ -213,7 +214,7 @@ def test_a_path_type_without_a_route_equivalent_fails_naming_the_path_not_the_va
         "HTTPRoutes render (ImplementationSpecific has no HTTPRoute equivalent)"
     ) in caught.value.message
     # Under --skip-schema-validation any text reaches the template: it is never repeated.
-    host["paths"][0]["pathType"] = "zq-Sometimes"
+    path["pathType"] = "zq-Sometimes"
     with pytest.raises(subprocess.CalledProcessError) as skipped:
         rendered_with("prod", yaml.safe_dump(overlay), skip_schema=True)
     assert (
@@ -261,7 +262,7 @@ def test_the_default_rule_admits_the_ingress_controller_and_the_gateway_proxies(
                 {
                     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway-system"}},
                     "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "keelson"}},
-                }
+                },
             ],
             "ports": [{"port": POLICIES[name], "protocol": "TCP"}],
         }
