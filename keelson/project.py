@@ -35,7 +35,7 @@ UMBRELLA = "keelson"
 
 def check_env(env: str) -> str:
     if env not in ENVS:
-        raise ValuesError(f'--env: "{env}" is not an environment (allowed: {", ".join(ENVS)})')
+        raise ValuesError(f"--env: not an environment (allowed: {', '.join(ENVS)})")
     return env
 
 

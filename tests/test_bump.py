@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from keelson.project import Project
 
-SIBLINGS = ("alloy", "app", "grafana", "loki", "mimir", "pyroscope", "tempo")
+SIBLINGS = ("alloy", "app", "grafana", "kube-state-metrics", "loki", "mimir", "pyroscope", "tempo")
 
 
 @pytest.fixture

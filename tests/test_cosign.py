@@ -21,7 +21,18 @@ if TYPE_CHECKING:
     from keelson.project import Project
 
 COSIGN = REPO / ".tools" / "bin" / "cosign"
-CHARTS = ("keelson", "keelson-common", "app", "loki", "tempo", "mimir", "pyroscope", "grafana", "alloy")
+CHARTS = (
+    "keelson",
+    "keelson-common",
+    "app",
+    "loki",
+    "tempo",
+    "mimir",
+    "pyroscope",
+    "grafana",
+    "alloy",
+    "kube-state-metrics",
+)
 
 
 def within(prj: Project, *args: str) -> subprocess.CompletedProcess[str]:

@@ -302,7 +302,7 @@ def run(
     path (``MergedValues.source_of``).
     """
     if env not in ALL_ENVS:
-        raise GateError(f'gates: "{env}" is not an environment (allowed: {", ".join(ALL_ENVS)})')
+        raise GateError(f"gates: not an environment (allowed: {', '.join(ALL_ENVS)})")
     ctx = Context(env, objects, values, default_namespace)
     applied = [item for item in rules() if item.applies_to(env)]
     waivers, problems = _waivers(values)
