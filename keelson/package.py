@@ -114,8 +114,8 @@ def build(prj: Project, out: Path, *, sign: Signing | None = None, binary: str =
     """Archive every chart of ``prj`` into ``out`` (made if missing), dependencies first.
 
     A chart's Chart.lock is the one ``binary`` made for its current sources (``render.prepared``:
-    the render already did, so no helm runs here), its ``generated`` stamp pinned; its charts/ holds
-    exactly the reproducible archives written here for its dependencies, byte for byte the
+    helm runs here only when the render's preparation is stale), its ``generated`` stamp pinned;
+    its charts/ holds exactly the reproducible archives written here for its dependencies, byte for byte the
     published ones. Nothing else in the checkout's charts/ folders is read.
     """
     charts = all_charts(prj.charts_dir)

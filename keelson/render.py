@@ -116,6 +116,10 @@ def _prepare(prj: Project, helm_binary: str, tree: Sequence[Chart], digests: dic
             _stamp(prj, chart).write_text(digests[chart.path] + "\n", encoding="utf-8")
 
 
+# Two helm binaries preparing the same checkout in turn would otherwise take turns for ever.
+_PREPARE_ATTEMPTS = 3
+
+
 def _digests(prj: Project, helm_binary: str, charts: Sequence[Chart]) -> dict[Path, str]:
     identity = program(prj.tool(helm_binary))
     return {chart.path: sources_digest(chart, identity) for chart in charts if chart.dependencies}
@@ -128,7 +132,7 @@ def prepared(prj: Project, helm_binary: str, charts: Sequence[Chart]) -> Iterato
     Packaging takes these instead of running ``helm dependency update`` on a copy: the lock and
     the archives' names depend on the Chart.yaml files alone."""
     digests = _digests(prj, helm_binary, charts)
-    while True:
+    for _attempt in range(_PREPARE_ATTEMPTS):
         _prepare(prj, helm_binary, charts, digests)
         with charts_lock(prj, exclusive=False):
             if all(_up_to_date(prj, chart, digests[chart.path]) for chart in charts if chart.dependencies):
@@ -139,6 +143,10 @@ def prepared(prj: Project, helm_binary: str, charts: Sequence[Chart]) -> Iterato
                 }
                 return
         # Another helm (a test's Helm 3, say) prepared them in between: prepare again.
+    raise RenderError(
+        f"{prj.display(prj.charts_dir)}/: the chart dependencies keep being rebuilt by another helm; "
+        "run again"
+    )
 
 
 def template_text(
