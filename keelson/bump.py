@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from keelson.errors import UsageError, ValuesError
+from keelson.yamlio import describe
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,8 +39,8 @@ class Chart:
     text: str
     version: str
     version_node: yaml.ScalarNode
-    # dependency name -> the scalar node of its entry's `version`, for the local (file://) ones
-    dependencies: dict[str, yaml.ScalarNode] = field(default_factory=dict)
+    # dependency name -> the scalar nodes of its entries' `version` (one per alias of the chart)
+    dependencies: dict[str, list[yaml.ScalarNode]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,10 @@ def read_chart(path: Path, shown: str, text: str | None = None) -> Chart:
     """A Chart.yaml (or ``text`` as its new content) with the position of its version and of each
     local dependency's version."""
     text = path.read_text(encoding="utf-8") if text is None else text
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ValuesError(describe(exc, shown)) from exc
     if not isinstance(root, yaml.MappingNode):
         raise ValuesError(f"{shown}: (top level): must be a mapping (a Chart.yaml)")
     top = _entries(root)
@@ -96,10 +100,14 @@ def read_chart(path: Path, shown: str, text: str | None = None) -> Chart:
         entry = _entries(item) if isinstance(item, yaml.MappingNode) else {}
         dep_name, repository, dep_version = (entry.get(key) for key in ("name", "repository", "version"))
         if not isinstance(repository, yaml.ScalarNode) or not repository.value.startswith("file://"):
-            continue  # only the sibling charts of this repository are bumped together
+            # keelson.charts refuses these too: every dependency is a sibling chart of charts/.
+            raise ValuesError(
+                f"{shown}: dependencies[{index}].repository: is not supported (allowed: file://../NAME)"
+            )
         if not isinstance(dep_name, yaml.ScalarNode) or dep_version is None:
             raise ValuesError(f"{shown}: dependencies[{index}]: needs a name and a version")
-        chart.dependencies[dep_name.value] = _scalar(dep_version, f"{shown}: dependencies[{index}].version")
+        node = _scalar(dep_version, f"{shown}: dependencies[{index}].version")
+        chart.dependencies.setdefault(dep_name.value, []).append(node)
     return chart
 
 
@@ -137,11 +145,11 @@ def _replace(text: str, edits: list[tuple[yaml.ScalarNode, str]]) -> str:
 def plan(prj: Project, name: str, part: str) -> list[Change]:
     """What bumping ``name`` by ``part`` changes, one Change per chart, bumped chart first."""
     if part not in PARTS:
-        raise UsageError(f'--part: "{part}" is not a version part (allowed: {", ".join(PARTS)})')
+        raise UsageError(f"--part: not a version part (allowed: {', '.join(PARTS)})")
     charts = read_charts(prj)
     if name not in charts:
         allowed = ", ".join(sorted(charts))
-        raise UsageError(f'--chart: "{name}" is not a chart of charts/ (allowed: {allowed})')
+        raise UsageError(f"--chart: not a chart of charts/ (allowed: {allowed})")
     new = {name: raised(charts[name].version, part)}
     for dependent in dependents(charts, name):
         new[dependent] = raised(charts[dependent].version, "patch")
@@ -150,13 +158,14 @@ def plan(prj: Project, name: str, part: str) -> list[Change]:
         chart = charts[chart_name]
         deps = {dep: new[dep] for dep in chart.dependencies if dep in new}
         for dep in deps:
-            if _VERSION.fullmatch(chart.dependencies[dep].value) is None:
+            if any(_VERSION.fullmatch(node.value) is None for node in chart.dependencies[dep]):
                 # A range (~0.1.0, >=0.1) says something an exact version would not: not ours to drop.
                 raise ValuesError(
                     f"{prj.display(chart.path)}: dependencies[name={dep}].version: is not MAJOR.MINOR.PATCH "
                     "(bump writes exact versions; set it by hand)"
                 )
-        edits = [(chart.version_node, version)] + [(chart.dependencies[dep], v) for dep, v in deps.items()]
+        edits = [(chart.version_node, version)]
+        edits += [(node, v) for dep, v in deps.items() for node in chart.dependencies[dep]]
         text = _replace(chart.text, edits)
         changes.append(Change(chart_name, chart.path, chart.version, version, deps, text))
     return changes
@@ -165,8 +174,8 @@ def plan(prj: Project, name: str, part: str) -> list[Change]:
 def _verify(change: Change, shown: str) -> None:
     """The edited file reads back with exactly the versions planned (else nothing is written)."""
     reread = read_chart(change.path, shown, change.text)
-    wanted = {dep: reread.dependencies[dep].value for dep in change.dependencies}
-    if reread.version != change.new or wanted != change.dependencies:
+    edited = {dep: {node.value for node in reread.dependencies[dep]} for dep in change.dependencies}
+    if reread.version != change.new or edited != {dep: {v} for dep, v in change.dependencies.items()}:
         raise ValuesError(f"{shown}: version: could not be edited in place; nothing was written")
 
 

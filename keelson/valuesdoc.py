@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from yaml.constructor import SafeConstructor
 
-from keelson.errors import FindingsError
+from keelson.errors import FindingsError, ValuesError
 from keelson.models import Finding
+from keelson.yamlio import describe, load_mapping
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -107,12 +108,15 @@ def description(block: list[str]) -> str | None:
 def parse(text: str, source: str) -> Parsed:
     """Every documented key of a values.yaml, in file order, and what is not documented.
 
-    ``source`` names the file in findings. The file's YAML must be valid (yaml.YAMLError if not)."""
+    ``source`` names the file in findings and in the ValuesError of YAML that does not parse."""
     lines = text.splitlines()
     values: list[Value] = []
     findings: list[Finding] = []
     used: set[int] = set()  # 0-based lines of the # -- comments that document a key
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ValuesError(describe(exc, source)) from exc
     constructor = SafeConstructor()
 
     def walk(node: yaml.MappingNode, parent: str, covered: bool) -> None:
@@ -254,7 +258,8 @@ def generate(prj: Project) -> list[Page]:
     charts: list[tuple[str, str]] = []
     for values_file in sorted(prj.charts_dir.glob("*/values.yaml")):
         chart_dir = values_file.parent
-        meta = yaml.safe_load((chart_dir / "Chart.yaml").read_text(encoding="utf-8")) or {}
+        chart_yaml = chart_dir / "Chart.yaml"
+        meta = load_mapping(chart_yaml, prj.display(chart_yaml))
         chart = str(meta.get("name") or chart_dir.name)
         about = " ".join(str(meta.get("description") or "").split())
         source = prj.display(values_file)

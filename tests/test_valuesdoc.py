@@ -249,3 +249,22 @@ def test_every_chart_has_a_page() -> None:
     charts = sorted(path.parent.name for path in (REPO / "charts").glob("*/values.yaml"))
     pages = sorted(path.stem for path in (REPO / "docs" / "values").glob("*.md") if path.name != "README.md")
     assert pages == charts
+
+
+def test_docs_names_the_values_file_whose_yaml_does_not_parse(tmp_path: Path) -> None:
+    root = demo_project(tmp_path, "# -- A.\na: [1, 2\n")
+
+    line = one_error_line(invoke("docs", root=root), "charts/demo/values.yaml:", "invalid YAML")
+
+    assert "YAML input" not in line
+    assert not (tmp_path / "docs").exists()
+
+
+def test_docs_refuses_a_chart_yaml_whose_top_level_is_a_list(tmp_path: Path) -> None:
+    root = demo_project(tmp_path)
+    write(tmp_path / "charts" / "demo" / "Chart.yaml", "- name: demo\n")
+
+    one_error_line(
+        invoke("docs", root=root), "charts/demo/Chart.yaml: the top level must be a mapping", "not a list"
+    )
+    assert not (tmp_path / "docs").exists()
