@@ -26,6 +26,7 @@ chart's archive digest depends on its own folder alone, so the version-bump chec
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import re
 import tomllib
@@ -54,7 +55,8 @@ KINDS = {"Added": "added", "Changed": "changed", "Deprecated": "deprecated", "Fi
 _BULLET = re.compile(r"^- (.*(?:\n  .*)*)", re.MULTILINE)
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf"}  # their dot ends no sentence
 _PEM = re.compile(r"-----BEGIN PUBLIC KEY-----(.*?)-----END PUBLIC KEY-----", re.DOTALL)
-_BLOCK = re.compile(r"^annotations:[^\n]*\n(?:(?:[ \t][^\n]*)?\n)*", re.MULTILINE)
+# Each line of the block ends in a newline or, the block being last, the end of the file.
+_BLOCK = re.compile(r"^annotations:[^\n]*(?:\n|\Z)(?:(?:[ \t][^\n]*)?(?:\n|\Z))*", re.MULTILINE)
 
 
 class AnnotationError(KeelsonError):
@@ -145,18 +147,31 @@ def license_id(prj: Project) -> str:
     try:
         found = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {}).get("license")
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise AnnotationError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
+        raise AnnotationError(f"{prj.display(path)}: cannot be read ({exc.__class__.__name__})") from None
     if not isinstance(found, str) or not found:
-        raise AnnotationError(f"{path}: project.license: missing; an SPDX identifier such as Apache-2.0")
+        raise AnnotationError(
+            f"{prj.display(path)}: project.license: missing; an SPDX identifier such as Apache-2.0"
+        )
     return found
 
 
-def public_key_fingerprint(path: Path) -> str:
-    """SHA-256 of the key's DER form (``openssl pkey -pubin -outform DER | sha256sum``)."""
-    match = _PEM.search(path.read_text(encoding="utf-8"))
+def public_key_fingerprint(path: Path, shown: str) -> str:
+    """SHA-256 of the key's DER form (``openssl pkey -pubin -outform DER | sha256sum``); ``shown``
+    names the file in errors."""
+    written_by = "cosign generate-key-pair writes cosign.pub"
+    try:
+        match = _PEM.search(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise AnnotationError(f"{shown}: not a PEM public key (not UTF-8 text; {written_by})") from None
     if not match:
-        raise AnnotationError(f"{path}: not a PEM public key (cosign generate-key-pair writes cosign.pub)")
-    return hashlib.sha256(base64.b64decode("".join(match.group(1).split()))).hexdigest()
+        raise AnnotationError(f"{shown}: not a PEM public key ({written_by})")
+    try:
+        der = base64.b64decode("".join(match.group(1).split()), validate=True)
+    except binascii.Error:
+        raise AnnotationError(
+            f"{shown}: not a PEM public key (the body is not base64; {written_by})"
+        ) from None
+    return hashlib.sha256(der).hexdigest()
 
 
 def _document(value: Any) -> str:
@@ -186,15 +201,15 @@ def generate(prj: Project, prod_objects: Sequence[Object]) -> list[Generated]:
     try:
         sections = changelog_sections(changelog.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise AnnotationError(f"{changelog}: cannot be read ({exc.strerror})") from None
+        raise AnnotationError(f"{prj.display(changelog)}: cannot be read ({exc.strerror})") from None
     by_chart = images_by_chart(prod_objects)
     license_value = license_id(prj)
     key = prj.root / PUBLIC_KEY
-    fingerprint = public_key_fingerprint(key) if key.is_file() else ""
+    fingerprint = public_key_fingerprint(key, prj.display(key)) if key.is_file() else ""
     results = []
     for chart in all_charts(prj.charts_dir):
         target = chart.path / "Chart.yaml"
-        home = str(load_mapping(target, str(target)).get("home") or "").rstrip("/")
+        home = str(load_mapping(target, prj.display(target)).get("home") or "").rstrip("/")
         umbrella = chart.path == prj.umbrella.resolve()
         found: dict[str, str] = {}
         chart_changes = changes(sections, _names(chart, umbrella))

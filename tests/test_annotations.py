@@ -158,3 +158,32 @@ def test_check_names_the_stale_chart_and_the_command(tmp_path: Path) -> None:
     assert written.returncode == 0, written.stderr
     assert written.stdout.splitlines()[0] == "wrote charts/tempo/Chart.yaml"
     assert chart_yaml.read_text(encoding="utf-8") == text
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"-----BEGIN PUBLIC KEY-----\nnot*base64!\n-----END PUBLIC KEY-----\n", "the body is not base64"),
+        (b"\xff\xfe-----BEGIN PUBLIC KEY-----\n", "not UTF-8 text"),
+        (b"just text\n", "cosign generate-key-pair writes cosign.pub"),
+    ],
+)
+def test_a_corrupt_public_key_is_one_error_naming_the_file(tmp_path: Path, content: bytes, why: str) -> None:
+    key = tmp_path / artifacthub.PUBLIC_KEY
+    key.write_bytes(content)
+
+    with pytest.raises(artifacthub.AnnotationError) as caught:
+        artifacthub.public_key_fingerprint(key, "cosign.pub")
+
+    assert caught.value.message.startswith("cosign.pub: not a PEM public key (")
+    assert why in caught.value.message
+    assert "base64!" not in caught.value.message
+
+
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_an_annotations_block_at_the_end_of_the_file_is_replaced(end: str) -> None:
+    text = f"apiVersion: v2\nname: demo\nannotations:\n  artifacthub.io/license: MIT\n  old: x{end}"
+
+    replaced = artifacthub.with_block(text, {"artifacthub.io/license": "Apache-2.0"})
+
+    assert replaced == "apiVersion: v2\nname: demo\nannotations:\n  artifacthub.io/license: Apache-2.0\n"
