@@ -111,6 +111,8 @@ class Pipeline:
             stage.detail.append(f"{1 + len(self.overlays)} file(s) over the chart defaults")
         if not self.stages.ok or self.merged is None:
             return False
+        if until == "values":
+            return True
         merged = self.merged
         if until != "schema":
             self._render = self._pool.submit(self._rendered, merged.user)
@@ -121,7 +123,7 @@ class Pipeline:
         return self.stages.ok
 
     def render(self) -> bool:
-        if not self.stages.ok or self._render is None:
+        if not self.stages.ok or self._render is None or self.merged is None:
             return False
         with self.stages.run("render") as stage:
             try:
@@ -129,7 +131,7 @@ class Pipeline:
                 rendered, stage.seconds = self._render.result()
             except RenderError as exc:
                 # The charts' own validation: one finding per broken rule, in helm's words.
-                broken = helmvalidation.findings(exc.message, self.merged) if self.merged else None
+                broken = helmvalidation.findings(exc.message, self.merged)
                 if broken is None:
                     raise
                 stage.findings += broken
@@ -142,7 +144,7 @@ class Pipeline:
         """kube, configs, gates and rules on the render; ``kube``: its findings and seconds, when
         they were found for several envs at once."""
         report, merged, stages = self.report, self.merged, self.stages
-        if not stages.ok or merged is None or until == "render":
+        if not stages.ok or merged is None or STAGES.index(until) <= STAGES.index("render"):
             return report
         with stages.run("kube") as stage:
             if kube is None:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import TYPE_CHECKING
 
+import pytest
+from support import REPO
+
+from keelson import check
 from keelson.errors import FindingsError, ToolError, ValuesError
 from keelson.models import Finding, StageResult
+from keelson.project import project
 from keelson.stages import Stages, line
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_a_clean_stage_records_its_detail_and_tells_progress_twice() -> None:
@@ -69,3 +77,16 @@ def test_the_ok_and_fail_lines() -> None:
     failed = StageResult("schema", "dev", 0.1, (Finding("", "", "x"),))
     assert line(ok) == "render    prod     ok     1.23s  74 objects"
     assert line(failed) == "schema    dev      FAIL   0.10s"
+
+
+def test_check_until_values_runs_the_values_stage_alone(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("loki:\n  replicas: 2\n", encoding="utf-8")  # the charts' validation refuses it
+
+    report = check.check("dev", [overlay], project(REPO), until="values")
+
+    assert [result.stage for result in report.stages] == ["values"]
+    assert report.ok
+    assert report.values is not None
+    assert report.values.user["loki"] == {"replicas": 2}
+    assert report.objects == []
