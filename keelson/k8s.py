@@ -323,3 +323,25 @@ def service_selects(service: Object, have: Mapping[str, str]) -> bool:
     if spec.get("type") == "ExternalName" or not selector:
         return False
     return all(have.get(str(key)) == str(value) for key, value in selector.items())
+
+
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+
+
+def gateway_parents(route: Object, default_namespace: str) -> Iterator[tuple[str, str, str]]:
+    """``(namespace, name, sectionName or "")`` of each Gateway a route's parentRefs name. A parent
+    of another kind (a Service of a mesh, say) is no Gateway; group and kind default to the Gateway
+    API's own, the namespace to the route's (``default_namespace`` when the route names none)."""
+    own = str((route.get("metadata") or {}).get("namespace") or default_namespace)
+    for parent in (route.get("spec") or {}).get("parentRefs") or []:
+        if not isinstance(parent, Mapping):
+            continue
+        if (parent.get("group") or GATEWAY_GROUP) != GATEWAY_GROUP or (
+            parent.get("kind") or "Gateway"
+        ) != "Gateway":
+            continue
+        yield (
+            str(parent.get("namespace") or own),
+            str(parent.get("name")),
+            str(parent.get("sectionName") or ""),
+        )

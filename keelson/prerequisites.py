@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from keelson import render, values
-from keelson.k8s import annotations_of, ref, workloads
+from keelson.k8s import GATEWAY_GROUP, annotations_of, gateway_parents, ref, workloads
 from keelson.project import ENVS, NAMESPACE, OPTIONAL_APIS
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 DEFAULT_STORAGE_CLASS = ""  # a claim without storageClassName: the cluster's default class
 STORAGE_BACKENDS = ("loki", "tempo", "mimir", "pyroscope")
-GATEWAY_GROUP = "gateway.networking.k8s.io"
 # The Gateway API as `.Capabilities` holds it: what `auto` asks for before it renders an HTTPRoute.
 GATEWAY_APIS = tuple(api for api in OPTIONAL_APIS if api.startswith(GATEWAY_GROUP + "/"))
 # Where the cluster serves the Gateway API, `global.capabilities.httpRoute: auto` renders the routes: what
@@ -215,8 +214,8 @@ def _gateway_path(objects: Sequence[Object], namespace: str) -> list[Prerequisit
         if api in OPTIONAL_APIS:
             apis.setdefault(api, set()).add(who)
         if obj.get("kind") == "HTTPRoute":
-            for gateway, listener in _parents(obj, namespace):
-                listeners, users = gateways.setdefault(gateway, (set(), set()))
+            for where, name, listener in gateway_parents(obj, namespace):
+                listeners, users = gateways.setdefault((where, name), (set(), set()))
                 listeners.update([listener] if listener else [])
                 users.add(who)
         if obj.get("kind") == "NetworkPolicy":
@@ -232,18 +231,6 @@ def _gateway_path(objects: Sequence[Object], namespace: str) -> list[Prerequisit
         for (labels, namespaces), users in pods.items()
     ]
     return found
-
-
-def _parents(route: Object, namespace: str) -> Iterator[tuple[tuple[str, str], str]]:
-    """``((namespace, name), listener or "")`` of each Gateway an HTTPRoute attaches to (a parent of
-    another kind, such as a Service of a mesh, is no Gateway)."""
-    for parent in (route.get("spec") or {}).get("parentRefs") or []:
-        if (parent.get("group") or GATEWAY_GROUP) != GATEWAY_GROUP or (
-            parent.get("kind") or "Gateway"
-        ) != "Gateway":
-            continue
-        where = str(parent.get("namespace") or (route.get("metadata") or {}).get("namespace") or namespace)
-        yield (where, str(parent["name"])), str(parent.get("sectionName") or "")
 
 
 def selector(labels: Mapping[str, Any]) -> str:

@@ -127,6 +127,31 @@ def test_a_route_that_narrows_its_match_claims_no_path() -> None:
     assert hits(release.run(), "KEEL054") == []
 
 
+def test_a_match_with_empty_headers_still_claims_its_path() -> None:
+    release = without_waivers(real("prod"))
+    same_route_on_one_gateway(release)
+    match = release.get("HTTPRoute", "keelson-app-frontend")["spec"]["rules"][0]["matches"][0]
+    match["headers"] = []
+    found = [f for f in hits(release.run(), "KEEL054") if f.object == FRONTEND_ROUTE]
+    assert [f.message.split(" is also claimed")[0] for f in found] == [
+        'host "api.example.com" path "/" on Gateway gateway-system/keelson listener https'
+    ]
+
+
+def test_a_parent_that_is_no_gateway_is_no_scope_of_a_claim() -> None:
+    release = without_waivers(real("prod"))
+    same_route_on_one_gateway(release)
+    mesh = {"group": "", "kind": "Service", "name": "keelson-app-backend", "port": 8080}
+    for name in ("keelson-app-backend", "keelson-app-frontend"):
+        release.get("HTTPRoute", name)["spec"]["parentRefs"].append(dict(mesh))
+    messages = [f.message for f in hits(release.run(), "KEEL054")]
+    assert messages, "the two routes still share their Gateway listener"
+    assert all(" on Gateway gateway-system/keelson listener https " in message for message in messages), (
+        messages
+    )
+    assert not [message for message in messages if "Gateway keelson/" in message]
+
+
 def test_a_wildcard_route_host_in_prod_is_allowed_by_a_value() -> None:
     release = without_waivers(real("prod"))
     route_wildcard_host(release)

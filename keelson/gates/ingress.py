@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from keelson.gates.engine import Context, Hit, rule
-from keelson.k8s import annotations_of
+from keelson.k8s import annotations_of, gateway_parents
 
 if TYPE_CHECKING:
     from keelson.models import Object
@@ -187,26 +187,20 @@ def _claims(ctx: Context) -> Iterator[tuple[Object, str, str, tuple[str, str], s
     for route in ctx.of_kind("HTTPRoute"):
         spec = route.get("spec") or {}
         hosts = [str(host) for host in spec.get("hostnames") or []] or ["*"]
-        for scope in _parents(route, ctx.namespace_of(route)):
+        for namespace, name, listener in gateway_parents(route, ctx.namespace_of(route)):
+            scope = f"Gateway {namespace}/{name}{f' listener {listener}' if listener else ''}"
             for index, route_rule in enumerate(spec.get("rules") or []):
                 matches = (route_rule or {}).get("matches") or [{}]
                 for number, match in enumerate(matches):
-                    if not isinstance(match, Mapping) or set(match) - {"path"}:
+                    # An empty `headers: []` narrows nothing: only the keys that ask for something count.
+                    if not isinstance(match, Mapping) or {key for key, value in match.items() if value} - {
+                        "path"
+                    }:
                         continue
                     path_match = match.get("path") or {}
                     claim = (str(path_match.get("type") or "PathPrefix"), str(path_match.get("value") or "/"))
                     for host in hosts:
                         yield route, scope, host, claim, f"spec.rules[{index}].matches[{number}]"
-
-
-def _parents(route: Object, namespace: str) -> list[str]:
-    """The Gateway listeners an HTTPRoute attaches to, as ``Gateway <namespace>/<name>[ listener <s>]``."""
-    scopes: list[str] = []
-    for parent in (route.get("spec") or {}).get("parentRefs") or []:
-        if isinstance(parent, Mapping):
-            listener = f" listener {parent['sectionName']}" if parent.get("sectionName") else ""
-            scopes.append(f"Gateway {parent.get('namespace') or namespace}/{parent.get('name')}{listener}")
-    return scopes
 
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
