@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keelson import immutable, kube, prerequisites, values
+from keelson import helmvalidation, immutable, kube, prerequisites, values
 from keelson import render as rendering
-from keelson.errors import KeelsonError, RenderError
+from keelson.errors import FindingsError, KeelsonError, RenderError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -41,11 +41,12 @@ ISSUER_API = "cert-manager.io/v1/ClusterIssuer"
 LIVE_KINDS = ("statefulsets.apps", "deployments.apps", "daemonsets.apps")
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 GATEWAY_API = "gateway.networking.k8s.io/v1/Gateway"
+ROUTE_API = "gateway.networking.k8s.io/v1/HTTPRoute"  # whose objects need the Gateways
 # helm's words when an object's kind is not served, rendering against the cluster (--dry-run=server).
 NOT_SERVED = "ensure CRDs are installed first"
 # What to do about an optional API that a forced switch needs and the cluster does not serve.
 API_REMEDIES = {
-    "gateway.networking.k8s.io/v1/HTTPRoute": "install the Gateway API CRDs (standard channel), "
+    ROUTE_API: "install the Gateway API CRDs (standard channel), "
     "or set global.capabilities.httpRoute to auto or false",
 }
 
@@ -119,7 +120,20 @@ def _render(
     """The env as ``helm upgrade`` will render it on the target (``--dry-run=server``). An object of an
     API the cluster does not serve (a switch forced ``true``) makes that render fail; then it is
     rendered as ``helm template`` would for the cluster's version and APIs, so the missing API is one
-    prerequisite line and everything else is still checked."""
+    prerequisite line and everything else is still checked. The charts' own validation failing is a
+    FindingsError of one finding per broken rule, as ``invoke check`` reports it."""
+    try:
+        return _served_render(prj, merged, target, apis)
+    except RenderError as exc:
+        broken = helmvalidation.findings(exc.message, merged)
+        if broken is None:
+            raise
+        raise FindingsError(broken) from None
+
+
+def _served_render(
+    prj: Project, merged: values.MergedValues, target: kube.Target, apis: Sequence[str]
+) -> list[Object]:
     try:
         return rendering.render(
             merged.user,
@@ -143,8 +157,8 @@ def _render(
 
 @dataclass(frozen=True)
 class _Cluster:
-    """What the cluster holds of each prerequisite kind, read once: a handful of kubectl calls (one
-    more per namespace of the Gateways and of the pods the NetworkPolicies admit)."""
+    """What the cluster holds of each prerequisite kind, read once: a handful of kubectl calls, one
+    more per namespace of the Gateways, and one per Pods need and namespace its selector labels."""
 
     namespace: Object | None
     secrets: dict[str, frozenset[str]]
@@ -227,6 +241,8 @@ class _Cluster:
     def _gateway(self, need: Prerequisite, by: str) -> str:
         where = f"Gateway {need.namespace}/{need.name}"
         if self.gateways is None:
+            if ROUTE_API not in self.apis:
+                return ""  # the HTTPRoutes' API line says it already: one cause, one line
             return f"{where}: the Gateway API is not installed (no {GATEWAY_API}){by}"
         listeners = self.gateways.get((need.namespace, need.name))
         if listeners is None:

@@ -11,9 +11,12 @@ import pytest
 import yaml
 from support import REPO, find_object, invoke
 
-from keelson import immutable, prerequisites, values
+from keelson import check, immutable, preflight, prerequisites, values
+from keelson import render as rendering
+from keelson.errors import FindingsError
 from keelson.k8s import CLUSTER_SCOPED
 from keelson.kube import Target
+from keelson.models import Finding
 from keelson.preflight import PreflightError, bind
 from keelson.prerequisites import Prerequisite
 from keelson.project import project
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from keelson.models import Object
+    from keelson.project import Project
 
 PRJ = project(REPO)
 
@@ -400,3 +404,56 @@ def test_diff_against_a_ref_predicts_the_refused_upgrade(tmp_path: Path) -> None
     # Between environments there is no upgrade to refuse.
     between = invoke("diff", "--env", "prod", "--against", "dev")
     assert "refused on upgrade" not in between.stdout
+
+
+def test_preflight_reports_the_charts_validation_one_finding_per_rule_as_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    overlay = tmp_path / "two-lokis.yaml"
+    overlay.write_text("loki:\n  replicas: 2\n", encoding="utf-8")
+    checked = check.check("dev", [overlay], PRJ, until="render")
+    assert [(stage.stage, stage.ok) for stage in checked.stages][-1] == ("render", False)
+    expected = [(found.where, found.subject, found.message) for found in checked.stages[-1].findings]
+    # No cluster here: the server-side render becomes helm template of the same values, so what
+    # fails is the charts' own validation, exactly as on a cluster.
+
+    def offline(
+        user: dict[str, Any], *, prj: Project, namespace: str, release: str, **_: Any
+    ) -> list[Object]:
+        return render(user, prj=prj, namespace=namespace, release=release)
+
+    monkeypatch.setattr(rendering, "render", offline)
+    target = Target("keelson-dev", "dev", "https://127.0.0.1:6443")
+
+    with pytest.raises(FindingsError) as caught:
+        preflight._render(PRJ, values.load("dev", [overlay], PRJ), target, [])
+
+    found = [
+        (item.where, item.subject, item.message)
+        for item in caught.value.findings
+        if isinstance(item, Finding)
+    ]
+    assert found == expected
+    assert len(found) == len(caught.value.findings) >= 1
+
+
+def _cluster_without_the_gateway_api(apis: frozenset[str]) -> preflight._Cluster:
+    return preflight._Cluster(None, {}, [], None, apis, None, {})
+
+
+def test_no_gateway_api_is_one_line_not_one_more_per_gateway() -> None:
+    gateway = Prerequisite(
+        "Gateway", "edge", "edge-ns", ("https",), ("HTTPRoute/keelson/keelson-app-backend",)
+    )
+    route_api = Prerequisite("API", preflight.ROUTE_API, needed_by=("HTTPRoute/keelson/keelson-app-backend",))
+
+    cluster = _cluster_without_the_gateway_api(frozenset())
+
+    assert cluster.missing(gateway) == ""
+    assert cluster.missing(route_api).startswith("API gateway.networking.k8s.io/v1 HTTPRoute is not served: ")
+    # Routes served but no Gateway kind: then the Gateway line is the only one that says so.
+    served = _cluster_without_the_gateway_api(frozenset({preflight.ROUTE_API}))
+    assert served.missing(gateway) == (
+        "Gateway edge-ns/edge: the Gateway API is not installed (no gateway.networking.k8s.io/v1/Gateway), "
+        "needed by HTTPRoute/keelson/keelson-app-backend"
+    )

@@ -212,8 +212,6 @@ def test_preflight_checks_what_the_routes_need_on_the_api_server(
         assert gateway_path_lines(report) == [
             "API gateway.networking.k8s.io/v1 HTTPRoute is not served: install the Gateway API CRDs "
             f"(standard channel), or set global.capabilities.httpRoute to auto or false, needed by {routes}",
-            f"Gateway {edge}/edge: the Gateway API is not installed "
-            f"(no gateway.networking.k8s.io/v1/Gateway), needed by {routes}",
             f"no Namespace labelled kubernetes.io/metadata.name={edge}, where the NetworkPolicies admit the "
             f"pods labelled {pods} (networkPolicy.ingressFrom), needed by {policies}",
         ]
