@@ -186,11 +186,19 @@ def push_oci(
         fallback = f"{repository_path}:{archive.version}"
         answered = digest.group(1) if digest else ""
         if cosign_key:
-            if not answered:
+            try:
+                if not answered:
+                    raise PublishError(
+                        f"helm push {archive.file} {url}: helm named no digest, so cosign cannot sign it"
+                    )
+                cosign.sign(prj, cosign_key, f"{repository_path}@{answered}", plain_http=plain_http)
+            except KeelsonError as exc:
+                # The registry holds these now: say which, so whoever reruns knows what is there.
+                before = ", ".join(f"{done.chart} {done.version}" for done in pushed) or "none"
                 raise PublishError(
-                    f"helm push {archive.file} {url}: helm named no digest, so cosign cannot sign it"
-                )
-            cosign.sign(prj, cosign_key, f"{repository_path}@{answered}", plain_http=plain_http)
+                    f"{exc.message}; {archive.name} {archive.version} was pushed unsigned; "
+                    f"pushed and signed before it: {before}"
+                ) from None
         pushed.append(
             OciPush(
                 archive.name,

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+import pytest
 from releasing import git_project, registry
 from support import REPO, invoke, one_error_line
+
+from keelson import cosign as cosign_module
+from keelson import helm, publish
+from keelson.package import Archive, PackageResult
+from keelson.project import project
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import pytest
-
     from keelson.project import Project
+    from keelson.record import ReleaseRecord
 
 COSIGN = REPO / ".tools" / "bin" / "cosign"
 CHARTS = (
@@ -155,3 +160,40 @@ def test_a_missing_key_file_or_password_stops_before_any_push(
     done = within(prj, "release", "--env", "prod", "--oci", url, "--cosign-key", str(key))
     line = one_error_line(done, f"--cosign-key {key}: COSIGN_PASSWORD is not set")
     assert "not read by this test" not in line
+
+
+def test_a_signing_failure_names_what_was_pushed_and_signed_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stubbed at the module boundary (helm push, cosign sign): a real registry cannot be made to
+    refuse the second signature of one key cheaply, and what is under test is the message."""
+    names = ("keelson-common", "app", "loki")
+    archives = tuple(
+        Archive(name, "1.2.3", f"{name}-1.2.3.tgz", "", "", f"charts/{name}/Chart.yaml", {}) for name in names
+    )
+    packaged = PackageResult("prod", tmp_path, archives, cast("ReleaseRecord", None), ())
+    digest = "sha256:" + "0" * 64
+
+    def pushed(what: str, action: object, error: type[Exception]) -> bytes:
+        chart = what.split()[2].removesuffix("-1.2.3.tgz")
+        return f"Pushed: registry.test/charts/{chart}:1.2.3\nDigest: {digest}\n".encode()
+
+    def sign(prj: Project, key: cosign_module.SigningKey, reference: str, *, plain_http: bool) -> None:
+        if "/loki@" in reference:
+            raise cosign_module.SigningError(f"cosign sign {reference}: the registry refused the signature")
+
+    monkeypatch.setattr(helm, "call", pushed)
+    monkeypatch.setattr(cosign_module, "sign", sign)
+
+    with pytest.raises(publish.PublishError) as caught:
+        publish.push_oci(
+            project(REPO),
+            packaged,
+            "oci://registry.test/charts",
+            cosign_key=cosign_module.SigningKey(tmp_path / "cosign.key"),
+        )
+
+    assert caught.value.message == (
+        f"cosign sign registry.test/charts/loki@{digest}: the registry refused the signature; "
+        "loki 1.2.3 was pushed unsigned; pushed and signed before it: keelson-common 1.2.3, app 1.2.3"
+    )
