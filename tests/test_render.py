@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 import yaml
-from support import write
+from support import REPO, copy_project, write
 
 from keelson import render, values
+from keelson.charts import build_order, load_chart
 from keelson.errors import RenderError
 from keelson.project import ENVS, OPTIONAL_APIS, Project
 
@@ -146,3 +147,23 @@ def test_rendered_fixture_caches_per_env(rendered: Callable[[str], list[Object]]
     assert {o["metadata"]["namespace"] for o in rendered("prod") if "namespace" in o["metadata"]} == {
         "keelson"
     }
+
+
+def test_preparing_gives_up_when_another_helm_keeps_rebuilding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two helm binaries that keep re-preparing charts/ in turn: each round finds the other's stamps
+    (stubbed: never up to date), so the round is bounded and then one error line."""
+    prj = copy_project(REPO, tmp_path / "project")
+    rounds: list[int] = []
+    monkeypatch.setattr(render, "_prepare", lambda *_: rounds.append(1))
+    monkeypatch.setattr(render, "_up_to_date", lambda *_: False)
+    charts = build_order(load_chart(prj.umbrella))
+
+    with pytest.raises(RenderError) as caught, render.prepared(prj, "helm", charts):
+        pass
+
+    assert caught.value.message == (
+        "charts/: the chart dependencies keep being rebuilt by another helm; run again"
+    )
+    assert len(rounds) == render._PREPARE_ATTEMPTS
