@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 COMMAND = "invoke annotations"
 PREFIX = "artifacthub.io/"
 PUBLIC_KEY = "cosign.pub"
-MAX_LINE = 140  # .yamllint.yaml's line-length
 KINDS = {"Added": "added", "Changed": "changed", "Deprecated": "deprecated", "Fixed": "fixed",
          "Removed": "removed", "Security": "security"}  # fmt: skip
 _BULLET = re.compile(r"^- (.*(?:\n  .*)*)", re.MULTILINE)
@@ -182,6 +181,17 @@ def changes(
     return []
 
 
+MAX_LINE = 140  # .yamllint.yaml's line-length, which `invoke lint` applies to Chart.yaml
+
+
+def _changes_document(entries: list[dict[str, str]]) -> str:
+    """PyYAML breaks a line at a space only once it is past ``width``, so a line may end a whole
+    word later: the width leaves room for the longest word, the quotes and the block's indent."""
+    longest = max(len(word) for entry in entries for word in entry["description"].split())
+    width = max(40, MAX_LINE - 8 - longest)
+    return yaml.safe_dump(entries, sort_keys=False, width=width, allow_unicode=True)
+
+
 def images_by_chart(objects: Sequence[Object]) -> dict[str, set[str]]:
     """The images of the workloads each chart rendered (its ``helm.sh/chart`` label)."""
     found: dict[str, set[str]] = {}
@@ -221,16 +231,8 @@ def public_key_fingerprint(path: Path) -> str:
     return hashlib.sha256(base64.b64decode("".join(match.group(1).split()))).hexdigest()
 
 
-def _document(value: Any, width: int = 100) -> str:
-    return yaml.safe_dump(value, sort_keys=False, width=width, allow_unicode=True)
-
-
-def _changes_document(entries: list[dict[str, str]]) -> str:
-    """PyYAML breaks a line at a space only once it is past ``width``, so a line may end a whole
-    word later: the width leaves room for the longest word, the quotes and the block's indent
-    under yamllint's 140 columns, which ``invoke lint`` applies to Chart.yaml."""
-    longest = max(len(word) for entry in entries for word in entry["description"].split())
-    return _document(entries, width=max(40, MAX_LINE - 8 - longest))
+def _document(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, width=100, allow_unicode=True)
 
 
 def block(annotations: dict[str, str]) -> str:
