@@ -7,8 +7,12 @@ Each chart's ``annotations:`` block is generated, committed and checked, never h
 
 - ``artifacthub.io/changes``: the bullets of the newest CHANGELOG.md section (``Unreleased`` first)
   that has any for the chart, with the kind of their ``### Added/Changed/Fixed/Removed`` heading and
-  the bullet's first sentence as the description. A bullet is the chart's when it names the chart
-  or a chart it embeds (``loki``, ``keelson-common``); the umbrella also takes ``umbrella``.
+  the bullet's first sentence (to its first ``. ``; backticks kept, they mark names in plain text
+  too) as the description. A bullet is the chart's when its subject names the chart (``subjects``):
+  it starts with the chart's name or a list holding it (``Loki and Tempo``, ``app, grafana:``), its
+  short label names it, or it names the chart's values path (``loki.x``) or folder
+  (``charts/loki``); the umbrella's also by ``umbrella``. A dependency named in passing is not
+  enough, and a bullet about the tools alone is no chart's.
 - ``artifacthub.io/images``: every image the prod render's workloads of that chart (and the charts
   it embeds) run; the umbrella's are all of them.
 - ``artifacthub.io/license``: pyproject.toml's ``license``.
@@ -86,40 +90,108 @@ def changelog_sections(text: str) -> list[list[tuple[str, str]]]:
     return sections
 
 
-def headline(bullet: str) -> str:
-    """The bullet up to its first sentence end: ``. `` or ``: `` outside backticks and brackets."""
+def _top_level_stop(text: str, mark: str) -> int | None:
+    """Where ``text`` has ``mark`` followed by a space outside backticks and brackets; a dot after
+    an abbreviation (``e.g.``) or a dotted word (``i.e.``) is no stop."""
     depth, code = 0, False
-    for at, char in enumerate(bullet):
+    for at, char in enumerate(text):
         if char == "`":
             code = not code
         elif not code and char in "([":
             depth += 1
         elif not code and char in ")]":
             depth = max(depth - 1, 0)
-        elif not code and not depth and char in ".:" and bullet[at + 1 : at + 2].isspace():
-            word = bullet[:at].rsplit(None, 1)[-1] if bullet[:at].strip() else ""
+        elif not code and not depth and char == mark and text[at + 1 : at + 2].isspace():
+            word = text[:at].rsplit(None, 1)[-1] if text[:at].strip() else ""
             if word and not word.endswith(".") and word.lower() not in _ABBREVIATIONS:
-                return bullet[:at] + ("." if char == "." else "")
-    return bullet
+                return at
+    return None
 
 
-def _names(chart: Chart, umbrella: bool) -> set[str]:
-    names = {chart.name, *(name for dependency in chart.dependencies for name in _names(dependency, False))}
-    return names | {"umbrella"} if umbrella else names
+def headline(bullet: str) -> str:
+    """The bullet's first sentence: up to its first ``. `` outside backticks and brackets, or all
+    of it. A ``:`` ends no sentence: it introduces the rest of the first one."""
+    end = _top_level_stop(bullet, ".")
+    return bullet if end is None else bullet[: end + 1]
 
 
-def _mentions(bullet: str, names: set[str]) -> bool:
-    return any(
-        re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w-]|[/.]\w)", bullet, re.IGNORECASE) for name in names
-    )
+_LIST_START = re.compile(r"(?:the|charts?)\s+", re.IGNORECASE)
+_LIST_NAME = re.compile(r"`?(?:charts/)?([\w-]+)(?![/.]\w)`?(?:'s)?", re.IGNORECASE)
+_ASIDE = re.compile(r"\s*\([^()]*\)")
+_LIST_SEPARATOR = re.compile(r"(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s*/\s*|(?<=umbrella)\s+)(?:the\s+)?", re.I)
+_LABEL_WORDS = 8  # "Prometheus Operator interop in the Alloy agent (issue 14):"; longer is a sentence
+_CODE_SPAN = re.compile(r"`([^`]*)`")
+_VALUES_PATH = re.compile(r"([a-z][\w-]*)(?:\.[\w*<>-]+)+")
+_CHART_DIR = re.compile(r"charts/([\w-]+)/?")
 
 
-def changes(sections: Sequence[list[tuple[str, str]]], names: set[str]) -> list[dict[str, str]]:
+def _leading_names(clause: str, known: set[str]) -> set[str]:
+    """The known names a clause starts with, as a list: ``Loki and Tempo render``, ``app, grafana``,
+    ``The `loki` chart``, ``Mimir's and Pyroscope's``, ``the app (its components) and Grafana``,
+    ``Charts alloy, app and the umbrella keelson``. A name later in the clause is no subject."""
+    found: set[str] = set()
+    at = match.end() if (match := _LIST_START.match(clause)) else 0
+    while (name := _LIST_NAME.match(clause, at)) and name.group(1).lower() in known:
+        found.add(name.group(1).lower())
+        at = aside.end() if (aside := _ASIDE.match(clause, name.end())) else name.end()
+        if not (separator := _LIST_SEPARATOR.match(clause, at)):
+            break
+        at = separator.end()
+    return found
+
+
+def subjects(bullet: str, charts: set[str], umbrella: str) -> set[str]:
+    """The charts a CHANGELOG bullet is about: the list of chart names (``umbrella`` for the
+    umbrella) its first sentence starts with; when that sentence opens with a short label (``Gateway
+    API (issue 14): the app and Grafana render``), a name in the label outside its parentheses or
+    the list after it; and each subchart whose values path (`` `alloy.agent.x` ``) or folder
+    (`` `charts/alloy` ``) the sentence names. A chart named in passing (a dependency, a file in its
+    folder) does not make the bullet the chart's: its Artifact Hub page would list others' changes."""
+    known = charts | {"umbrella"}
+    sentence = headline(bullet)
+    found = _leading_names(sentence, known)
+    label_end = _top_level_stop(sentence, ":")
+    label = _ASIDE.sub("", sentence[:label_end]) if label_end is not None else ""
+    if label_end is not None and len(label.split()) <= _LABEL_WORDS:
+        found |= {
+            name
+            for name in known
+            if re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w-]|[/.]\w)", label, re.IGNORECASE)
+        }
+        found |= _leading_names(sentence[label_end + 1 :].lstrip(), known)
+    for span in _CODE_SPAN.findall(sentence):
+        path, folder = _VALUES_PATH.fullmatch(span), _CHART_DIR.fullmatch(span)
+        if path and path.group(1) in charts - {umbrella}:  # the umbrella's values have no prefix
+            found.add(path.group(1))
+        if folder and folder.group(1) in charts:
+            found.add(folder.group(1))
+    return {umbrella if name == "umbrella" else name for name in found}
+
+
+def changes(
+    sections: Sequence[list[tuple[str, str]]], chart: str, charts: set[str], umbrella: str
+) -> list[dict[str, str]]:
+    """The bullets of the newest section that has any about ``chart``, with their first sentences."""
     for entries in sections:
-        mine = [{"kind": kind, "description": headline(b)} for kind, b in entries if _mentions(b, names)]
+        mine = [
+            {"kind": kind, "description": headline(bullet)}
+            for kind, bullet in entries
+            if chart in subjects(bullet, charts, umbrella)
+        ]
         if mine:
             return mine
     return []
+
+
+MAX_LINE = 140  # .yamllint.yaml's line-length, which `invoke lint` applies to Chart.yaml
+
+
+def _changes_document(entries: list[dict[str, str]]) -> str:
+    """PyYAML breaks a line at a space only once it is past ``width``, so a line may end a whole
+    word later: the width leaves room for the longest word, the quotes and the block's indent."""
+    longest = max(len(word) for entry in entries for word in entry["description"].split())
+    width = max(40, MAX_LINE - 8 - longest)
+    return yaml.safe_dump(entries, sort_keys=False, width=width, allow_unicode=True)
 
 
 def images_by_chart(objects: Sequence[Object]) -> dict[str, set[str]]:
@@ -206,15 +278,18 @@ def generate(prj: Project, prod_objects: Sequence[Object]) -> list[Generated]:
     license_value = license_id(prj)
     key = prj.root / PUBLIC_KEY
     fingerprint = public_key_fingerprint(key, prj.display(key)) if key.is_file() else ""
+    charts = all_charts(prj.charts_dir)
+    names = {chart.name for chart in charts}
+    umbrella_name = next(chart.name for chart in charts if chart.path == prj.umbrella.resolve())
     results = []
-    for chart in all_charts(prj.charts_dir):
+    for chart in charts:
         target = chart.path / "Chart.yaml"
         home = str(load_mapping(target, prj.display(target)).get("home") or "").rstrip("/")
         umbrella = chart.path == prj.umbrella.resolve()
         found: dict[str, str] = {}
-        chart_changes = changes(sections, _names(chart, umbrella))
+        chart_changes = changes(sections, chart.name, names, umbrella_name)
         if chart_changes:
-            found[f"{PREFIX}changes"] = _document(chart_changes)
+            found[f"{PREFIX}changes"] = _changes_document(chart_changes)
         images = k8s.images(prod_objects) if umbrella else _chart_images(chart, by_chart)
         if images:
             found[f"{PREFIX}images"] = _document(image_entries(set(images)))

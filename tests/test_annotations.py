@@ -101,21 +101,123 @@ def test_license_links_and_changes_have_artifact_hubs_shape() -> None:
         assert "artifacthub.io/signKey" not in found  # no cosign.pub is committed yet
 
 
-def test_changes_come_from_the_newest_changelog_section_naming_the_chart() -> None:
-    text = (
-        "# Changelog\n\n## [Unreleased]\n\n### Added\n- The `loki` chart keeps\n  its ring: more text.\n"
-        "- `keelson/record.py` moved (a path, not a chart).\n\n"
-        "## [1.0.0]\n\n### Fixed\n- Tempo starts. Details follow.\n### Removed\n- Nothing for loki here.\n"
-    )
-    sections = artifacthub.changelog_sections(text)
-    assert artifacthub.changes(sections, {"loki"}) == [
-        {"kind": "added", "description": "The `loki` chart keeps its ring"}
+CHANGELOG = """# Changelog
+
+## [Unreleased]
+
+### Added
+
+### Changed
+
+### Fixed
+
+### Removed
+
+## [0.2.0] - 2026-12-01
+
+### Added
+- Gateway API (issue 14, item 1): the app (one per component) and Grafana render an HTTPRoute.
+  keelson-common gains `common.gateway.parentRefs`.
+- `charts/kube-state-metrics` (issue 14, item 4): kube-state-metrics v2.20.0
+  (`registry.k8s.io/kube-state-metrics/kube-state-metrics`), one replica. The umbrella installs it.
+- `invoke bump --chart NAME` (`keelson/bump.py`): raises the chart's version and patches each
+  chart that depends on it (the umbrella; every chart for keelson-common).
+- The `loki` chart keeps
+  its ring: more text. A second sentence.
+
+### Changed
+- app, grafana: `networkPolicy.ingressFrom` replaces the namespace, e.g. for ingress-nginx. More.
+- Loki, Tempo and Mimir are built from the keelson-common helpers, so their templates shrink.
+- Cardinality guard: per-env series limits (`mimir.limits.*`), dev small.
+- The umbrella's NOTES name the Grafana URL.
+- Mimir's and Pyroscope's `cluster_label` follows `nameOverride`, as Loki's did.
+
+### Fixed
+- `global.storage.s3.existingSecret: ""` is blamed on the overlay, not on `charts/loki/values.yaml`.
+- Grafana's Loki derived field finds the trace id.
+- `keelson/record.py` moved (a path, not a chart).
+- keelson-common: `common.labels` quotes the version.
+
+## [0.1.0] - 2026-01-01
+
+### Fixed
+- Alloy starts: its ring (the memberlist: ok) joins. Details follow.
+- The Grafana chart starts.
+"""
+GATEWAY = "Gateway API (issue 14, item 1): the app (one per component) and Grafana render an HTTPRoute."
+INGRESS_FROM = "app, grafana: `networkPolicy.ingressFrom` replaces the namespace, e.g. for ingress-nginx."
+BACKENDS = "Loki, Tempo and Mimir are built from the keelson-common helpers, so their templates shrink."
+CLUSTER_LABEL = "Mimir's and Pyroscope's `cluster_label` follows `nameOverride`, as Loki's did."
+# Each chart's changes from CHANGELOG: the newest section with a bullet about it (the empty
+# Unreleased never counts), not a bullet naming it or its dependency keelson-common in passing.
+FIXTURE_CHANGES = {
+    "alloy": [("fixed", "Alloy starts: its ring (the memberlist: ok) joins.")],
+    "app": [("added", GATEWAY), ("changed", INGRESS_FROM)],
+    "grafana": [
+        ("added", GATEWAY),
+        ("changed", INGRESS_FROM),
+        ("fixed", "Grafana's Loki derived field finds the trace id."),
+    ],
+    "keelson": [("changed", "The umbrella's NOTES name the Grafana URL.")],
+    "keelson-common": [("fixed", "keelson-common: `common.labels` quotes the version.")],
+    "kube-state-metrics": [
+        (
+            "added",
+            "`charts/kube-state-metrics` (issue 14, item 4): kube-state-metrics v2.20.0"
+            " (`registry.k8s.io/kube-state-metrics/kube-state-metrics`), one replica.",
+        )
+    ],
+    "loki": [("added", "The `loki` chart keeps its ring: more text."), ("changed", BACKENDS)],
+    "mimir": [
+        ("changed", BACKENDS),
+        ("changed", "Cardinality guard: per-env series limits (`mimir.limits.*`), dev small."),
+        ("changed", CLUSTER_LABEL),
+    ],
+    "pyroscope": [("changed", CLUSTER_LABEL)],
+    "tempo": [("changed", BACKENDS)],
+}
+
+
+def expected_changes(chart: str) -> list[dict[str, str]]:
+    return [{"kind": kind, "description": text} for kind, text in FIXTURE_CHANGES[chart]]
+
+
+def test_each_chart_gets_exactly_the_bullets_about_it() -> None:
+    charts = {chart.name for chart in all_charts(PRJ.charts_dir)}
+    assert charts == set(FIXTURE_CHANGES)
+    umbrella = project(REPO).umbrella.name
+    sections = artifacthub.changelog_sections(CHANGELOG)
+    assert [len(entries) for entries in sections] == [0, 13, 2]
+    for chart in sorted(charts):
+        assert artifacthub.changes(sections, chart, charts, umbrella) == expected_changes(chart), chart
+    tools_only = [bullet for _, bullet in sections[1] if not artifacthub.subjects(bullet, charts, umbrella)]
+    assert [artifacthub.headline(bullet) for bullet in tools_only] == [
+        "`invoke bump --chart NAME` (`keelson/bump.py`): raises the chart's version and patches each "
+        "chart that depends on it (the umbrella; every chart for keelson-common).",
+        '`global.storage.s3.existingSecret: ""` is blamed on the overlay, not on `charts/loki/values.yaml`.',
+        "`keelson/record.py` moved (a path, not a chart).",
     ]
-    assert artifacthub.changes(sections, {"tempo"}) == [{"kind": "fixed", "description": "Tempo starts."}]
-    assert artifacthub.changes(sections, {"keelson", "umbrella"}) == []
+
+
+def test_a_description_is_the_first_sentence_with_its_colons_and_backticks() -> None:
     assert artifacthub.headline("Loki and Tempo (no env differs: x) render, e.g. this. Then") == (
         "Loki and Tempo (no env differs: x) render, e.g. this."
     )
+    assert artifacthub.headline("alloy: `a.b` is i.e. `c. d`: on") == "alloy: `a.b` is i.e. `c. d`: on"
+
+
+def test_invoke_annotations_writes_the_fixture_changes_into_each_chart_yaml(
+    tmp_path: Path, prod_objects: list[Object]
+) -> None:
+    prj = annotated_copy(tmp_path / "project")
+    (prj.root / "CHANGELOG.md").write_text(CHANGELOG, encoding="utf-8")
+    written = {item.chart: item for item in artifacthub.write(prj, prod_objects)}
+    assert set(written) == set(FIXTURE_CHANGES)
+    for chart, item in written.items():
+        assert chart_annotations(item.target)["artifacthub.io/changes"] == expected_changes(chart), chart
+        # yamllint (invoke lint) allows 140 columns; the long image name is one unbreakable word
+        too_long = [n for n, line in enumerate(item.text.splitlines(), 1) if len(line) > artifacthub.MAX_LINE]
+        assert not too_long, f"{chart}: lines {too_long}"
 
 
 def annotated_copy(target: Path) -> Project:
