@@ -102,7 +102,7 @@ def read_chart(path: Path, shown: str, text: str | None = None) -> Chart:
         if not isinstance(repository, yaml.ScalarNode) or not repository.value.startswith("file://"):
             # keelson.charts refuses these too: every dependency is a sibling chart of charts/.
             raise ValuesError(
-                f"{shown}: dependencies[{index}].repository: is not supported (allowed: file://../NAME)"
+                f"{shown}: dependencies[{index}].repository: not a sibling chart (allowed: file://../NAME)"
             )
         if not isinstance(dep_name, yaml.ScalarNode) or dep_version is None:
             raise ValuesError(f"{shown}: dependencies[{index}]: needs a name and a version")

@@ -37,7 +37,7 @@ def _dependency(chart_dir: Path, index: int, entry: Any, seen: tuple[Path, ...])
         raise ValuesError(f"{where}: each dependency needs a name")
     repository = str(entry.get("repository", ""))
     if not repository.startswith("file://"):
-        raise ValuesError(f"{where}: repository {repository!r} is not supported (allowed: file://../NAME)")
+        raise ValuesError(f"{where}.repository: not a sibling chart (allowed: file://../NAME)")
     # Tags and import-values change which values a chart sees; Keelson's value checks do not model
     # them, so refuse them rather than check something other than what Helm renders.
     for unsupported in ("tags", "import-values"):
