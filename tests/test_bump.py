@@ -219,6 +219,6 @@ def test_a_dependency_from_elsewhere_is_refused(copy: Project) -> None:
 
     index = [dep["name"] for dep in meta(copy, "keelson")["dependencies"]].index("loki")
     assert caught.value.message == (
-        f"charts/keelson/Chart.yaml: dependencies[{index}].repository: is not supported "
+        f"charts/keelson/Chart.yaml: dependencies[{index}].repository: not a sibling chart "
         "(allowed: file://../NAME)"
     )
