@@ -45,7 +45,7 @@ OPERATOR_COMPONENTS = (
     ("prometheus.operator.probes", "probes"),
 )
 READ = ["get", "list", "watch"]
-# Rules through the ruler API need Mimir's ruler on object storage, which reads no rule ConfigMaps.
+# Rules through the ruler API need Mimir's ruler on object storage, which refuses rule ConfigMaps.
 MIMIR_OBJECT_RULES = "mimir: {ruler: {storage: objectStorage, ruleConfigMaps: []}}"
 RULES_ON = f"alloy: {{agent: {{prometheusOperator: {{rules: {{enabled: true}}}}}}}}\n{MIMIR_OBJECT_RULES}"
 
@@ -171,11 +171,7 @@ def test_with_the_api_the_agent_reads_monitors_into_the_contract_and_mimir(env: 
     ("overlay", "api"),
     [
         ("", False),  # auto, and the cluster does not serve the API
-        (
-            "alloy: {agent: {prometheusOperator: {enabled: false, rules: {enabled: true}}}}\n"
-            + MIMIR_OBJECT_RULES,
-            True,
-        ),
+        ("alloy: {agent: {prometheusOperator: {enabled: false}}}", True),
     ],
     ids=["auto-without-api", "forced-off"],
 )
@@ -213,10 +209,14 @@ def test_rules_follow_the_prometheusrule_capability() -> None:
         "prod", overlay + "global: {capabilities: {serviceMonitor: true, prometheusRule: true}}\n", api=False
     )
     assert "mimir.rules.kubernetes" in {b[0] for b in alloy_blocks(_config(served))}
-    refused = _render("prod", overlay + "global: {capabilities: {prometheusRule: false}}\n", api=True)
-    blocks = alloy_blocks(_config(refused))
+    # auto, and the cluster serves no PrometheusRules: the monitors, but no rules to load.
+    unserved = _render("prod", overlay + "global: {capabilities: {serviceMonitor: true}}\n", api=False)
+    blocks = alloy_blocks(_config(unserved))
     assert "mimir.rules.kubernetes" not in {b[0] for b in blocks}
     assert "prometheus.operator.servicemonitors" in {b[0] for b in blocks}
+    # false is refused: Mimir's ruler, on the object store without ConfigMaps, would evaluate nothing.
+    with pytest.raises(RenderError, match=r"global\.capabilities\.prometheusRule: must be auto or true"):
+        _render("prod", overlay + "global: {capabilities: {prometheusRule: false}}\n", api=True)
 
 
 def test_the_switch_is_a_boolean() -> None:

@@ -23,9 +23,11 @@ with the prefix "<chart>." and fails once with every message of every chart (tem
 
 {{/*
 Rules between charts. The agent scrapes kube-state-metrics exactly when the release installs it. The
-agent writing PrometheusRules into the release's Mimir
-(mimir.rules.kubernetes) needs the ruler's object store: the local store is read-only to the ruler
-API, and Mimir then reads no rule ConfigMaps, so the rules reach it one way only.
+agent writing PrometheusRules into the release's Mimir (mimir.rules.kubernetes) needs the ruler's
+object store: the local store is read-only to the ruler API, and on the object store Mimir refuses
+rule files and rule ConfigMaps (mimir.validate), so the rules reach it one way only. That way must
+then work: the agent reads the operator's objects and the umbrella renders its PrometheusRule,
+else Mimir's ruler evaluates nothing.
 */}}
 {{- define "keelson.validate.across" -}}
 {{- $installed := eq (toString (dig "enabled" false (.Values.kubeStateMetrics | default dict))) "true" -}}
@@ -36,7 +38,21 @@ API, and Mimir then reads no rule ConfigMaps, so the rules reach it one way only
 {{- $alloy := .Values.alloy | default dict -}}
 {{- $mimir := .Values.mimir | default dict -}}
 {{- $rules := dig "agent" "prometheusOperator" "rules" "enabled" false $alloy -}}
-{{- if and (ne (toString $alloy.enabled) "false") (ne (toString $mimir.enabled) "false") $rules (ne (toString (dig "ruler" "storage" "" $mimir)) "objectStorage") }}
-mimir.ruler.storage: must be objectStorage while alloy.agent.prometheusOperator.rules.enabled is true (the local rule store is read-only to the ruler API, and its rule ConfigMaps would load the rules a second time)
+{{- if and (ne (toString $alloy.enabled) "false") (ne (toString $mimir.enabled) "false") $rules }}
+{{- $while := "while alloy.agent.prometheusOperator.rules.enabled is true" -}}
+{{- if ne (toString (dig "ruler" "storage" "" $mimir)) "objectStorage" }}
+mimir.ruler.storage: must be objectStorage, with mimir.ruler.rules and mimir.ruler.ruleConfigMaps empty, {{ $while }} (the local rule store is read-only to the ruler API, and Mimir refuses rule files and rule ConfigMaps on the object store)
+{{- end }}
+{{- if not (dig "agent" "prometheusOperator" "enabled" true $alloy) }}
+alloy.agent.prometheusOperator.enabled: must be true {{ $while }} (the agent loads PrometheusRules only while it reads the operator's objects, else Mimir's ruler evaluates nothing)
+{{- end }}
+{{- if not (dig "prometheusRule" "enabled" true (.Values.alerting | default dict)) }}
+alerting.prometheusRule.enabled: must be true {{ $while }} (the stack's alert rules reach Mimir's ruler only as the PrometheusRule, else Mimir's ruler evaluates nothing)
+{{- end }}
+{{- range $kind := list "serviceMonitor" "prometheusRule" }}
+{{- if eq (toString (dig "capabilities" $kind "auto" ($.Values.global | default dict))) "false" }}
+{{ printf "global.capabilities.%s: must be auto or true %s (the agent loads PrometheusRules only where the operator's API is served, else Mimir's ruler evaluates nothing)" $kind $while }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end -}}
