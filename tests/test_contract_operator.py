@@ -434,10 +434,18 @@ def test_every_annotated_pod_is_scraped_once(env: str) -> None:
 
 
 def test_a_chart_whose_servicemonitor_is_off_must_leave_the_list() -> None:
-    # Loki's ServiceMonitor off while the list still names loki: its pods would be scraped by neither.
+    # Loki's ServiceMonitor off while the list still names loki: its pods would be scraped by
+    # neither, so the validation refuses it.
     off = "loki: {serviceMonitor: {enabled: false}}"
-    annotated, covered, kept = _scraped(_render("prod", off))
-    assert "StatefulSet/keelson-loki" in annotated - covered - kept
+    with pytest.raises(
+        RenderError,
+        match=r"alloy\.agent\.prometheusOperator\.serviceMonitorCharts: lists loki, whose metrics have no "
+        r"ServiceMonitor \(loki\.serviceMonitor\.enabled false\)",
+    ):
+        _render("prod", off)
+    # Without the operator's API the list is not read: the annotation job keeps every annotated pod.
+    pod_metrics = alloy_block(_config(_render("prod", off, api=False)), "discovery.relabel", "pod_metrics")
+    assert "app_kubernetes_io_instance" not in pod_metrics
     # Taking loki out of the list gives its pods back to the annotation job.
     charts = "[app, grafana, mimir, pyroscope, tempo]"
     annotated, covered, kept = _scraped(

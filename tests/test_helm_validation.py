@@ -235,6 +235,28 @@ CASES = {
         ),
         defaults=("mimir.ruler.storage",),
     ),
+    # Charts left in the list whose ServiceMonitor is off: their pods would be scraped by neither.
+    "servicemonitor-off-for-a-listed-chart": Case(
+        "prod",
+        "global:\n  capabilities:\n    serviceMonitor: true\n"
+        "loki:\n  serviceMonitor:\n    enabled: false\n"
+        "grafana:\n  metrics:\n    serviceMonitor:\n      enabled: false\n"
+        "app:\n  componentDefaults:\n    serviceMonitor:\n      enabled: false\n",
+        tuple(
+            (
+                "alloy.agent.prometheusOperator.serviceMonitorCharts",
+                f"lists {chart}, whose metrics have no ServiceMonitor ({keys} false), so the agent scrapes "
+                "them neither by annotation nor by ServiceMonitor (turn the ServiceMonitor on, or take the "
+                "chart out of the list where none of its pods has one)",
+            )
+            for chart, keys in (
+                ("app", "app.components.backend.serviceMonitor.enabled"),
+                ("grafana", "grafana.metrics.serviceMonitor.enabled"),
+                ("loki", "loki.serviceMonitor.enabled"),
+            )
+        ),
+        defaults=("alloy.agent.prometheusOperator.serviceMonitorCharts",),
+    ),
     # The rules' one way into Mimir turned off: Mimir (object store, no ConfigMaps) would evaluate nothing.
     "operator-rules-without-their-way-into-mimir": Case(
         "prod",

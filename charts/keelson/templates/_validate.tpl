@@ -30,6 +30,7 @@ then work: the agent reads the operator's objects and the umbrella renders its P
 else Mimir's ruler evaluates nothing.
 */}}
 {{- define "keelson.validate.across" -}}
+{{- include "keelson.validate.serviceMonitorCharts" . }}
 {{- $installed := eq (toString (dig "enabled" false (.Values.kubeStateMetrics | default dict))) "true" -}}
 {{- $scraped := dig "agent" "kubeStateMetrics" "enabled" false (.Values.alloy | default dict) -}}
 {{- if and (ne (toString (dig "enabled" true (.Values.alloy | default dict))) "false") (ne $installed $scraped) }}
@@ -55,4 +56,45 @@ alerting.prometheusRule.enabled: must be true {{ $while }} (the stack's alert ru
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+
+{{/*
+While the agent reads ServiceMonitors, the annotation job leaves out the pods of the charts in
+alloy.agent.prometheusOperator.serviceMonitorCharts. A listed chart that exposes metrics but whose
+ServiceMonitor is off would be scraped by neither, so the list must follow the charts' switches
+(a chart not installed, or exposing no metrics, has no pods to miss).
+*/}}
+{{- define "keelson.validate.serviceMonitorCharts" -}}
+{{- $alloy := .Values.alloy | default dict -}}
+{{- if ne (toString $alloy.enabled) "false" -}}
+{{- $context := dict "Values" $alloy "Chart" (dict "Name" "alloy") "Release" .Release "Capabilities" .Capabilities -}}
+{{- if include "alloy.agent.operator" $context -}}
+{{- $path := "alloy.agent.prometheusOperator.serviceMonitorCharts" -}}
+{{- range $chart := $alloy.agent.prometheusOperator.serviceMonitorCharts -}}
+{{- $values := index $.Values $chart | default dict -}}
+{{- if ne (toString $values.enabled) "false" -}}
+{{- $off := list -}}
+{{- if has $chart (list "loki" "tempo" "mimir" "pyroscope") -}}
+{{- if and (dig "metrics" "enabled" true $values) (not (dig "serviceMonitor" "enabled" true $values)) -}}
+{{- $off = append $off (printf "%s.serviceMonitor.enabled" $chart) -}}
+{{- end -}}
+{{- else if eq $chart "grafana" -}}
+{{- if and (dig "metrics" "enabled" true $values) (not (dig "metrics" "serviceMonitor" "enabled" true $values)) -}}
+{{- $off = append $off "grafana.metrics.serviceMonitor.enabled" -}}
+{{- end -}}
+{{- else if eq $chart "app" -}}
+{{- range $name, $component := fromYaml (include "app.components" (dict "Values" $values)) -}}
+{{- if and $component.metrics.enabled (not $component.serviceMonitor.enabled) -}}
+{{- $off = append $off (printf "app.components.%s.serviceMonitor.enabled" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $off }}
+{{ printf "%s: lists %s, whose metrics have no ServiceMonitor (%s false), so the agent scrapes them neither by annotation nor by ServiceMonitor (turn the ServiceMonitor on, or take the chart out of the list where none of its pods has one)" $path $chart (join ", " $off) }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
