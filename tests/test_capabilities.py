@@ -45,7 +45,17 @@ SERVICE_MONITOR = Kind(
     frozenset(
         f"{RELEASE}-{name}" for name in ("app-backend", "grafana", "loki", "tempo", "mimir", "pyroscope")
     ),
-    {"loki": {"serviceMonitor": {"enabled": False}}},
+    # Loki leaves the agent's list too: a listed chart without its ServiceMonitor is refused.
+    {
+        "loki": {"serviceMonitor": {"enabled": False}},
+        "alloy": {
+            "agent": {
+                "prometheusOperator": {
+                    "serviceMonitorCharts": ["app", "grafana", "mimir", "pyroscope", "tempo"]
+                }
+            }
+        },
+    },
 )
 PROMETHEUS_RULE = Kind(
     "PrometheusRule",

@@ -180,12 +180,16 @@ def test_only_the_agent_reaches_it(rendered: Rendered) -> None:
     objects = rendered("prod")
     ksm = pod_peer(objects, "Deployment", KSM)
     agent = pod_peer(objects, "DaemonSet", f"{RELEASE}-alloy-agent")
-    for port in (8080, 8081):
-        assert connects(objects, agent, ksm, port), port
+    assert connects(objects, agent, ksm, 8080)
+    # Nothing scrapes the telemetry port (kube-state-metrics' own metrics): no one is let in there.
+    assert not connects(objects, agent, ksm, 8081)
     for other in (("Deployment", f"{RELEASE}-alloy-gateway"), ("Deployment", f"{RELEASE}-grafana")):
         assert not connects(objects, pod_peer(objects, *other), ksm, 8080), other
     policy = find_object(objects, "NetworkPolicy", KSM)
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert [[(p["port"], p["protocol"]) for p in rule["ports"]] for rule in policy["spec"]["ingress"]] == [
+        [(8080, "TCP")]
+    ]
     # Out: DNS and the API server only.
     assert [sorted(p["port"] for p in rule["ports"]) for rule in policy["spec"]["egress"]] == [
         [53, 53],

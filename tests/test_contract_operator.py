@@ -45,7 +45,7 @@ OPERATOR_COMPONENTS = (
     ("prometheus.operator.probes", "probes"),
 )
 READ = ["get", "list", "watch"]
-# Rules through the ruler API need Mimir's ruler on object storage, which reads no rule ConfigMaps.
+# Rules through the ruler API need Mimir's ruler on object storage, which refuses rule ConfigMaps.
 MIMIR_OBJECT_RULES = "mimir: {ruler: {storage: objectStorage, ruleConfigMaps: []}}"
 RULES_ON = f"alloy: {{agent: {{prometheusOperator: {{rules: {{enabled: true}}}}}}}}\n{MIMIR_OBJECT_RULES}"
 
@@ -90,6 +90,25 @@ def _args(objects: list[Object]) -> list[str]:
     return args
 
 
+# alloy.config.podLabelRules: the labels the stack's alerts select a pod's series on.
+POD_LABEL_RULES = [
+    {"source_labels": '["__meta_kubernetes_namespace"]', "target_label": '"namespace"'},
+    {"source_labels": '["__meta_kubernetes_pod_name"]', "target_label": '"pod"'},
+    {
+        "source_labels": (
+            '["__meta_kubernetes_pod_label_app_kubernetes_io_name", "__meta_kubernetes_pod_label_app"]'
+        ),
+        "separator": '";"',
+        "regex": '"^;*([^;]+)(;.*)?$"',
+        "target_label": '"app"',
+    },
+    {
+        "source_labels": '["__meta_kubernetes_pod_label_app_kubernetes_io_component"]',
+        "target_label": '"component"',
+    },
+]
+
+
 # --- the components --------------------------------------------------------------------------------
 
 
@@ -116,8 +135,12 @@ def test_with_the_api_the_agent_reads_monitors_into_the_contract_and_mimir(env: 
         "regex": 'sys.env("NODE_NAME")',
         "action": '"keep"',
     }
+    # Then the annotation job's pod labels, so the stack's alerts find these series too.
+    pod_metrics = inner_blocks(alloy_block(config, "discovery.relabel", "pod_metrics"), "rule")
+    pod_labels = [_attributes(rule) for rule in pod_metrics[-len(POD_LABEL_RULES) :]]
+    assert pod_labels == POD_LABEL_RULES
     for body in (services, pods):
-        assert [_attributes(rule) for rule in inner_blocks(body, "rule")] == [node_local]
+        assert [_attributes(rule) for rule in inner_blocks(body, "rule")] == [node_local, *POD_LABEL_RULES]
         assert inner_blocks(body, "clustering") == []
     # A Probe's target has no node: the agents' cluster shares them out.
     assert inner_blocks(probes, "rule") == []
@@ -148,11 +171,7 @@ def test_with_the_api_the_agent_reads_monitors_into_the_contract_and_mimir(env: 
     ("overlay", "api"),
     [
         ("", False),  # auto, and the cluster does not serve the API
-        (
-            "alloy: {agent: {prometheusOperator: {enabled: false, rules: {enabled: true}}}}\n"
-            + MIMIR_OBJECT_RULES,
-            True,
-        ),
+        ("alloy: {agent: {prometheusOperator: {enabled: false}}}", True),
     ],
     ids=["auto-without-api", "forced-off"],
 )
@@ -190,10 +209,14 @@ def test_rules_follow_the_prometheusrule_capability() -> None:
         "prod", overlay + "global: {capabilities: {serviceMonitor: true, prometheusRule: true}}\n", api=False
     )
     assert "mimir.rules.kubernetes" in {b[0] for b in alloy_blocks(_config(served))}
-    refused = _render("prod", overlay + "global: {capabilities: {prometheusRule: false}}\n", api=True)
-    blocks = alloy_blocks(_config(refused))
+    # auto, and the cluster serves no PrometheusRules: the monitors, but no rules to load.
+    unserved = _render("prod", overlay + "global: {capabilities: {serviceMonitor: true}}\n", api=False)
+    blocks = alloy_blocks(_config(unserved))
     assert "mimir.rules.kubernetes" not in {b[0] for b in blocks}
     assert "prometheus.operator.servicemonitors" in {b[0] for b in blocks}
+    # false is refused: Mimir's ruler, on the object store without ConfigMaps, would evaluate nothing.
+    with pytest.raises(RenderError, match=r"global\.capabilities\.prometheusRule: must be auto or true"):
+        _render("prod", overlay + "global: {capabilities: {prometheusRule: false}}\n", api=True)
 
 
 def test_the_switch_is_a_boolean() -> None:
@@ -411,10 +434,18 @@ def test_every_annotated_pod_is_scraped_once(env: str) -> None:
 
 
 def test_a_chart_whose_servicemonitor_is_off_must_leave_the_list() -> None:
-    # Loki's ServiceMonitor off while the list still names loki: its pods would be scraped by neither.
+    # Loki's ServiceMonitor off while the list still names loki: its pods would be scraped by
+    # neither, so the validation refuses it.
     off = "loki: {serviceMonitor: {enabled: false}}"
-    annotated, covered, kept = _scraped(_render("prod", off))
-    assert "StatefulSet/keelson-loki" in annotated - covered - kept
+    with pytest.raises(
+        RenderError,
+        match=r"alloy\.agent\.prometheusOperator\.serviceMonitorCharts: lists loki, whose metrics have no "
+        r"ServiceMonitor \(loki\.serviceMonitor\.enabled false\)",
+    ):
+        _render("prod", off)
+    # Without the operator's API the list is not read: the annotation job keeps every annotated pod.
+    pod_metrics = alloy_block(_config(_render("prod", off, api=False)), "discovery.relabel", "pod_metrics")
+    assert "app_kubernetes_io_instance" not in pod_metrics
     # Taking loki out of the list gives its pods back to the annotation job.
     charts = "[app, grafana, mimir, pyroscope, tempo]"
     annotated, covered, kept = _scraped(
@@ -449,3 +480,91 @@ def test_keelsons_rules_reach_mimir_one_way_only(env: str) -> None:
     )
     [expression] = inner_blocks(selector[0], "match_expression")
     assert f'"{rule["metadata"]["namespace"]}"' in _attributes(expression)["values"]
+
+
+# --- the stack's alerts see the operator's series --------------------------------------------------
+
+
+def _relabel(rules: list[dict[str, str]], meta: Mapping[str, str]) -> dict[str, str]:
+    """Prometheus relabelling's replace action (the default) on one target's labels."""
+    labels = dict(meta)
+    for rule in rules:
+        if rule.get("action", '"replace"').strip('"') != "replace":
+            continue
+        sources = re.findall(r'"([^"]*)"', rule["source_labels"])
+        value = rule.get("separator", '";"').strip('"').join(labels.get(label, "") for label in sources)
+        match = re.fullmatch(rule.get("regex", '"(.*)"').strip('"'), value)
+        if match:
+            target = rule["target_label"].strip('"')
+            labels[target] = match.expand(rule.get("replacement", '"$1"').strip('"').replace("$1", r"\1"))
+    return {k: v for k, v in labels.items() if v and not k.startswith("__")}
+
+
+MATCHER = r'\s*([a-z_]+)\s*(=~|!~|!=|=)\s*"((?:\\.|[^"\\])*)"\s*'
+
+
+def _matches(matcher: str, labels: Mapping[str, str]) -> bool:
+    parsed = re.fullmatch(MATCHER, matcher)
+    assert parsed, matcher
+    name, op, value = parsed.groups()
+    actual = labels.get(name, "")
+    return {
+        "=": actual == value,
+        "!=": actual != value,
+        "=~": re.fullmatch(value, actual) is not None,
+        "!~": re.fullmatch(value, actual) is None,
+    }[op]
+
+
+# Each alert of a chart with a ServiceMonitor, and the chart whose pod's series it reads.
+OPERATOR_ALERTS = {
+    "KubeScrapeTargetDown": "loki",
+    **{
+        f"{t}{a}": t.lower()
+        for t in ("Loki", "Tempo", "Mimir")
+        for a in ("RequestErrors", "RingMembersUnhealthy")
+    },
+    "LokiDiscardedSamples": "loki",
+    "TempoDiscardedSpans": "tempo",
+    "MimirDiscardedSamples": "mimir",
+    "MimirRulerEvaluationFailures": "mimir",
+    "MimirAlertmanagerNotificationsFailing": "mimir",
+}
+# The labels a scrape gives each series: the series' own (route, status_code...) come from the app.
+TARGET_LABELS = {"job", "namespace", "pod", "app", "component", "service", "endpoint"}
+
+
+def test_the_stacks_alerts_select_the_series_the_servicemonitors_scrape() -> None:
+    objects = _render("prod")
+    config = _config(objects)
+    services = [_attributes(r) for r in inner_blocks(alloy_block(config, *OPERATOR_COMPONENTS[0]), "rule")]
+    rules = {
+        rule["alert"]: rule["expr"]
+        for group in find_object(objects, "PrometheusRule", "keelson-alert-rules")["spec"]["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    assert set(OPERATOR_ALERTS) <= set(rules)
+    for alert, chart in OPERATOR_ALERTS.items():
+        [workload] = [
+            o
+            for o in objects
+            if o["kind"] in {"Deployment", "StatefulSet"}
+            and o["metadata"]["labels"].get("app.kubernetes.io/name") == chart
+        ]
+        template = workload["spec"]["template"]
+        meta = _pod_meta("keelson", template) | {
+            "__meta_kubernetes_pod_name": f"{workload['metadata']['name']}-0"
+        }
+        # The operator's own relabelling names the job after the ServiceMonitor's Service.
+        labels = _relabel(services, meta) | {"job": f"keelson-{chart}"}
+        assert labels["app"] == chart
+        assert labels["namespace"] == "keelson"
+        assert labels["job"] != "kubernetes-pods"
+        selectors = re.findall(r"\{([^{}]*)\}", rules[alert])
+        assert selectors, alert
+        for selector in selectors:
+            found = re.finditer(MATCHER, selector)
+            on_target = [m.group(0) for m in found if m.group(1) in TARGET_LABELS]
+            assert on_target, f"{alert} selects on no target label: {selector}"
+            assert all(_matches(m, labels) for m in on_target), f"{alert}: {selector} misses {labels}"

@@ -228,12 +228,62 @@ CASES = {
         (
             (
                 "mimir.ruler.storage",
-                "must be objectStorage while alloy.agent.prometheusOperator.rules.enabled is true (the local "
-                "rule store is read-only to the ruler API, and its rule ConfigMaps would load the rules a "
-                "second time)",
+                "must be objectStorage, with mimir.ruler.rules and mimir.ruler.ruleConfigMaps empty, while "
+                "alloy.agent.prometheusOperator.rules.enabled is true (the local rule store is read-only to "
+                "the ruler API, and Mimir refuses rule files and rule ConfigMaps on the object store)",
             ),
         ),
         defaults=("mimir.ruler.storage",),
+    ),
+    # Charts left in the list whose ServiceMonitor is off: their pods would be scraped by neither.
+    "servicemonitor-off-for-a-listed-chart": Case(
+        "prod",
+        "global:\n  capabilities:\n    serviceMonitor: true\n"
+        "loki:\n  serviceMonitor:\n    enabled: false\n"
+        "grafana:\n  metrics:\n    serviceMonitor:\n      enabled: false\n"
+        "app:\n  componentDefaults:\n    serviceMonitor:\n      enabled: false\n",
+        tuple(
+            (
+                "alloy.agent.prometheusOperator.serviceMonitorCharts",
+                f"lists {chart}, whose metrics have no ServiceMonitor ({keys} false), so the agent scrapes "
+                "them neither by annotation nor by ServiceMonitor (turn the ServiceMonitor on, or take the "
+                "chart out of the list where none of its pods has one)",
+            )
+            for chart, keys in (
+                ("app", "app.components.backend.serviceMonitor.enabled"),
+                ("grafana", "grafana.metrics.serviceMonitor.enabled"),
+                ("loki", "loki.serviceMonitor.enabled"),
+            )
+        ),
+        defaults=("alloy.agent.prometheusOperator.serviceMonitorCharts",),
+    ),
+    # The rules' one way into Mimir turned off: Mimir (object store, no ConfigMaps) would evaluate nothing.
+    "operator-rules-without-their-way-into-mimir": Case(
+        "prod",
+        "alloy:\n  agent:\n    prometheusOperator:\n      enabled: false\n"
+        "      rules:\n        enabled: true\n"
+        "mimir:\n  ruler:\n    storage: objectStorage\n    ruleConfigMaps: []\n"
+        "alerting:\n  prometheusRule:\n    enabled: false\n"
+        "global:\n  capabilities:\n    serviceMonitor: false\n    prometheusRule: false\n",
+        (
+            (
+                "alloy.agent.prometheusOperator.enabled",
+                "must be true while alloy.agent.prometheusOperator.rules.enabled is true (the agent loads "
+                "PrometheusRules only while it reads the operator's objects, else Mimir's ruler evaluates "
+                "nothing)",
+            ),
+            (
+                "alerting.prometheusRule.enabled",
+                "must be true while alloy.agent.prometheusOperator.rules.enabled is true (the stack's alert "
+                "rules reach Mimir's ruler only as the PrometheusRule",
+            ),
+            (
+                "global.capabilities.serviceMonitor",
+                "must be auto or true while alloy.agent.prometheusOperator.rules.enabled is true (the agent "
+                "loads PrometheusRules only where the operator's API is served",
+            ),
+            ("global.capabilities.prometheusRule", "must be auto or true while alloy.agent"),
+        ),
     ),
 }
 

@@ -308,6 +308,9 @@ A Probe's target belongs to no node: the agents' cluster shares the Probe target
 {{- $m := .Values.agent.metrics -}}
 {{- $namespaces := include "alloy.config.agent.operatorNamespaces" . -}}
 {{- $scrape := printf "scrape {\n    default_scrape_interval = %s\n    default_scrape_timeout  = %s\n  }" ($m.scrapeInterval | quote) ($m.scrapeTimeout | quote) -}}
+{{- /* After the operator's own relabelling: the annotation job's pod labels (app, component...), so
+the stack's alerts select a pod's series the same whichever way it is scraped. */ -}}
+{{- $podLabels := include "alloy.config.podLabelRules" . | indent 2 | trim -}}
 // ServiceMonitors: their Services' endpoints (EndpointSlices) on this node.
 prometheus.operator.servicemonitors "services" {
   forward_to      = [prometheus.relabel.contract.receiver]
@@ -319,6 +322,8 @@ prometheus.operator.servicemonitors "services" {
     regex         = sys.env("NODE_NAME")
     action        = "keep"
   }
+
+  {{ $podLabels }}
 
   {{ $scrape }}
 }
@@ -333,6 +338,8 @@ prometheus.operator.podmonitors "pods" {
     regex         = sys.env("NODE_NAME")
     action        = "keep"
   }
+
+  {{ $podLabels }}
 
   {{ $scrape }}
 }

@@ -23,6 +23,25 @@ Usage: {{- include "common.networkPolicy.dnsEgress" $ | nindent 4 }}
 {{- end -}}
 
 {{/*
+Egress to the Kubernetes API server, for a pod that calls the API with its token. The API server is
+no pod, so its addresses are given as CIDRs (networkPolicy.apiServerCIDRs). Both 443 and 6443: the
+policy sees the endpoint behind kubernetes.default (often 6443) after DNAT.
+Usage: {{- include "common.networkPolicy.apiServerEgress" (dict "cidrs" .Values.networkPolicy.apiServerCIDRs) | nindent 4 }}
+*/}}
+{{- define "common.networkPolicy.apiServerEgress" -}}
+- to:
+    {{- range .cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  ports:
+    - port: 443
+      protocol: TCP
+    - port: 6443
+      protocol: TCP
+{{- end -}}
+
+{{/*
 Egress on HTTPS (443) to anything outside the cluster: an object store (S3) or another API out
 there. The private, carrier-grade NAT and link-local ranges are left out, so this never opens a path
 to a pod, a node or the cloud's metadata service; an in-cluster store needs its own rule.

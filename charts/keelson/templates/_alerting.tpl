@@ -79,7 +79,9 @@ Containers, pods and workloads. The state the API holds comes from kube-state-me
 kube-state-metrics, when kubeStateMetrics.enabled): restart counts, resource limits, desired and
 available replicas. Its replicas export the same series (each with its own `instance`), so every
 kube_* series is read through max by, never sum. Use comes from cAdvisor (job cadvisor), scrape health from the agent's pod
-scrapes (job kubernetes-pods). Without kube-state-metrics only KubeScrapeTargetDown is rendered.
+scrapes: every target with a `pod` label, whether the annotation job (kubernetes-pods) or a
+ServiceMonitor/PodMonitor (job named by the monitor) found it; the kubelet, cAdvisor, Probe and
+kube-state-metrics targets carry none. Without kube-state-metrics only KubeScrapeTargetDown is rendered.
 */}}
 {{- define "keelson.alerting.group.kubernetes" -}}
 {{- $k := .Values.alerting.kubernetes -}}
@@ -91,7 +93,7 @@ name: keelson-kubernetes
 interval: {{ .Values.alerting.evaluationInterval }}
 rules:
   - alert: KubeScrapeTargetDown
-    expr: up{job="kubernetes-pods", {{ $ns }}} == 0
+    expr: up{pod!="", {{ $ns }}} == 0
     for: {{ $k.targetDown.for }}
     labels:
       severity: warning
