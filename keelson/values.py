@@ -18,7 +18,7 @@ from keelson.charts import Chart, load_chart
 from keelson.errors import ValuesError
 from keelson.models import KeyPath, format_path
 from keelson.project import Project, check_env, project
-from keelson.yamlio import load_mapping
+from keelson.yamlio import load_mapping, parse_mapping, read_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -33,7 +33,12 @@ def merge(base: Values, override: Values, keep_nulls: bool = False) -> Values:
     With ``keep_nulls`` every null stays (Helm joining several ``-f`` files, or a parent handing
     values down to a subchart): it deletes later, when it meets the default it was meant for.
     """
-    result = {key: copy.deepcopy(value) for key, value in base.items() if keep_nulls or value is not None}
+    result: Values = {}
+    for key, value in base.items():
+        if keep_nulls or value is not None:
+            # A key the override sets is decided below; it keeps its place, and its old value is
+            # not copied only to be replaced (merge never changes its arguments).
+            result[key] = value if key in override else copy.deepcopy(value)
     for key, value in override.items():
         if value is None and key in result and not keep_nulls:
             del result[key]
@@ -118,6 +123,23 @@ def _condition_holds(parent_values: Values, condition: str) -> bool:
     return True
 
 
+# A chart's values.yaml, parsed once per process (check --all loads the same ten files for every
+# env), keyed by its text, so an edited file is parsed again. Only ever read: merge copies what it
+# keeps, and the layers that hold these mappings are only searched.
+_PARSED: dict[str, Values] = {}
+_PARSED_MAX = 64  # a long test run reads many projects' files
+
+
+def _chart_defaults(file: Path, source: str, root: Path) -> Values:
+    text = read_text(file, source, within=root)
+    parsed = _PARSED.get(text)
+    if parsed is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        parsed = _PARSED[text] = parse_mapping(text, source)
+    return parsed
+
+
 class _Coalescer:
     """Walks the chart tree the way Helm's CoalesceValues does."""
 
@@ -130,7 +152,7 @@ class _Coalescer:
         if chart.path not in self.defaults:
             file = chart.values_file
             self.defaults[chart.path] = (
-                load_mapping(file, self.prj.display(file), within=self.prj.root) if file.is_file() else {}
+                _chart_defaults(file, self.prj.display(file), self.prj.root) if file.is_file() else {}
             )
         return self.defaults[chart.path]
 

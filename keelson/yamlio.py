@@ -317,7 +317,12 @@ def load_mapping(
     path: Path, source: str, *, within: Path | None = None, max_bytes: int = MAX_BYTES
 ) -> dict[str, Any]:
     """A YAML file whose top level is a mapping; an empty file is an empty mapping, as in Helm."""
-    data = parse(read_text(path, source, within=within, max_bytes=max_bytes), source)
+    return parse_mapping(read_text(path, source, within=within, max_bytes=max_bytes), source)
+
+
+def parse_mapping(text: str, source: str) -> dict[str, Any]:
+    """YAML text whose top level is a mapping (:func:`load_mapping` once the file is read)."""
+    data = parse(text, source)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -45,6 +45,36 @@ def test_merge_does_not_share_structure_with_its_inputs() -> None:
     assert base == {"a": {"b": [1]}}
 
 
+def test_merge_keeps_the_base_key_order_and_leaves_both_inputs_as_they_were() -> None:
+    base = {"a": {"x": [1], "y": 2}, "b": None, "c": 3}
+    override = {"c": 4, "a": {"y": 5}, "d": {"e": 6}}
+    result = merge(base, override)
+    assert list(result) == ["a", "c", "d"]
+    assert list(result["a"]) == ["x", "y"]
+    assert result == {"a": {"x": [1], "y": 5}, "c": 4, "d": {"e": 6}}
+    result["a"]["x"].append(9)
+    result["d"]["e"] = 0
+    assert base == {"a": {"x": [1], "y": 2}, "b": None, "c": 3}
+    assert override == {"c": 4, "a": {"y": 5}, "d": {"e": 6}}
+
+
+def test_an_edited_chart_values_file_is_read_again(tmp_path: Path) -> None:
+    """Chart defaults are parsed once per process, but by their text: an edit is seen at once, even
+    one that keeps the file's size."""
+    fixture_project = copy_project(FIXTURE_PROJECT, tmp_path / "project")
+    web_values = fixture_project.charts_dir / "web" / "values.yaml"
+    before = values.load("prod", [], fixture_project).merged["web"]
+    text = web_values.read_text(encoding="utf-8")
+    assert "team: web" in text
+    web_values.write_text(text.replace("team: web", "team: wcb"), encoding="utf-8")
+    after = values.load("prod", [], fixture_project).merged["web"]
+    assert before["annotations"]["team"] == "web"
+    assert after["annotations"]["team"] == "wcb"
+    assert {key: value for key, value in after.items() if key != "annotations"} == {
+        key: value for key, value in before.items() if key != "annotations"
+    }
+
+
 def test_layering_subchart_defaults_umbrella_env_and_overlays(
     fixture_project: Project, tmp_path: Path
 ) -> None:
