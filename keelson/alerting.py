@@ -122,9 +122,17 @@ def collect(objects: Sequence[Object]) -> AlertingFiles:
     return AlertingFiles(tuple(rules.values()), tuple(alertmanager))
 
 
-def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+def _run(prj: Project, command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """``command``: a pinned tool's name and its arguments."""
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+        return subprocess.run(
+            [str(prj.tool(command[0])), *command[1:]],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+            env=prj.tool_env(),
+        )
     except OSError as exc:
         raise ToolError(f"{command[0]} could not run: {exc}") from exc
     except subprocess.TimeoutExpired as exc:
@@ -145,39 +153,68 @@ def _first_problem(output: str) -> str:
     return lines[0] if lines else "failed without a message"
 
 
-def _check_each(files: Iterable[ConfigFile], where: str, command: list[str], label: str) -> list[Finding]:
+def _one_run_passes(prj: Project, command: Sequence[str], groups: Iterable[Iterable[ConfigFile]]) -> bool:
+    """Whether one run of ``command`` over every file of every group passes (each group's files in
+    a folder of their own, so groups may use the same names). Both tools check each file on its
+    own, so a pass holds for each file alone."""
+    with tempfile.TemporaryDirectory(prefix="keelson-rules-") as scratch:
+        paths = []
+        for number, files in enumerate(groups):
+            folder = Path(scratch) / str(number)
+            folder.mkdir()
+            for item in files:
+                path = folder / item.name
+                path.write_text(item.text, encoding="utf-8")
+                paths.append(str(path))
+        return not paths or _run(prj, [*command, *paths]).returncode == 0
+
+
+def _check_each(
+    prj: Project, files: Iterable[ConfigFile], where: str, command: Sequence[str], label: str
+) -> list[Finding]:
     """Run ``command FILE`` on each file written to a scratch folder; one finding per failing file.
 
     Both tools take several files at once, and one process costs a tenth of a second of CPU: every
     file goes to one run first, and only when that fails does each file get a run of its own, so
     that each finding names its file.
     """
+    files = list(files)
+    if _one_run_passes(prj, command, [files]):
+        return []
     findings: list[Finding] = []
     with tempfile.TemporaryDirectory(prefix="keelson-rules-") as scratch:
-        written = []
         for item in files:
             path = Path(scratch) / item.name
             path.write_text(item.text, encoding="utf-8")
-            written.append((item, path))
-        if not written or _run([*command, *(str(path) for _, path in written)]).returncode == 0:
-            return findings
-        for item, path in written:
-            done = _run([*command, str(path)])
+            done = _run(prj, [*command, str(path)])
             if done.returncode != 0:
                 message = _first_problem(done.stderr + "\n" + done.stdout).replace(str(path), item.name)
                 findings.append(Finding(where, item.source, f"{label}: {message}"))
     return findings
 
 
+PROMTOOL = ("promtool", "check", "rules", "--lint=all", "--lint-fatal")
+AMTOOL = ("amtool", "check-config")
+
+
 def check_rule_files(files: Iterable[ConfigFile], where: str, prj: Project) -> list[Finding]:
     """``promtool check rules --lint=all --lint-fatal`` on each file; one finding per failing file."""
-    command = [str(prj.tool("promtool")), "check", "rules", "--lint=all", "--lint-fatal"]
-    return _check_each(files, where, command, "promtool check rules")
+    return _check_each(prj, files, where, PROMTOOL, "promtool check rules")
 
 
 def check_alertmanager(files: Iterable[ConfigFile], where: str, prj: Project) -> list[Finding]:
     """``amtool check-config`` on each Alertmanager config; one finding per failing config."""
-    return _check_each(files, where, [str(prj.tool("amtool")), "check-config"], "amtool check-config")
+    return _check_each(prj, files, where, AMTOOL, "amtool check-config")
+
+
+def all_pass(renders: Iterable[Sequence[Object]], prj: Project) -> bool:
+    """Whether every rule file and Alertmanager config of several renders passes, found with one
+    promtool and one amtool run over all of them (``check --all``); when not, each render's
+    :func:`check` finds its own failures, each naming its env and file."""
+    collected = [collect(objects) for objects in renders]
+    return _one_run_passes(prj, PROMTOOL, [files.rule_files for files in collected]) and _one_run_passes(
+        prj, AMTOOL, [files.alertmanager for files in collected]
+    )
 
 
 @dataclass(frozen=True)
@@ -191,9 +228,13 @@ class RulesReport:
         return f"{len(files.rule_files)} rule file(s), {len(files.alertmanager)} Alertmanager config(s)"
 
 
-def check(objects: Sequence[Object], env: str, prj: Project | None = None) -> RulesReport:
-    """Both checks over one environment's render."""
+def check(
+    objects: Sequence[Object], env: str, prj: Project | None = None, *, passed: bool = False
+) -> RulesReport:
+    """Both checks over one environment's render; ``passed``: :func:`all_pass` said so already."""
     prj = prj or project()
     files = collect(objects)
+    if passed:
+        return RulesReport(files, ())
     findings = check_rule_files(files.rule_files, env, prj) + check_alertmanager(files.alertmanager, env, prj)
     return RulesReport(files, tuple(findings))

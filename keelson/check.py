@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from keelson import alerting, configmodels, helmvalidation, kubeschema, values, valuesschema
 from keelson import gates as gating
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from keelson.gates import GateReport
     from keelson.models import Finding, Object, StageResult
     from keelson.values import MergedValues
+
+_T = TypeVar("_T")
 
 STAGES = ("values", "schema", "render", "kube", "configs", "gates", "rules")
 
@@ -140,9 +142,15 @@ class Pipeline:
             stage.detail.append(f"{len(self.report.objects)} objects")
         return self.stages.ok
 
-    def judge(self, until: str = "rules", kube: tuple[list[Finding], float] | None = None) -> CheckReport:
+    def judge(
+        self,
+        until: str = "rules",
+        kube: tuple[list[Finding], float] | None = None,
+        rules_passed: float | None = None,
+    ) -> CheckReport:
         """kube, configs, gates and rules on the render; ``kube``: its findings and seconds, when
-        they were found for several envs at once."""
+        they were found for several envs at once; ``rules_passed``: the seconds of a run that found
+        every env's rule files and Alertmanager configs passing (alerting.all_pass)."""
         report, merged, stages = self.report, self.merged, self.stages
         if not stages.ok or merged is None or STAGES.index(until) <= STAGES.index("render"):
             return report
@@ -175,7 +183,7 @@ class Pipeline:
             )
         if not stages.ok or until == "gates":
             return report
-        return check_rules(report, self.prj, stages)
+        return check_rules(report, self.prj, stages, passed=rules_passed)
 
     def finish(self, until: str = "rules") -> CheckReport:
         try:
@@ -227,12 +235,21 @@ def check(
         pipeline.close()
 
 
-def check_rules(report: CheckReport, prj: Project | None = None, stages: Stages | None = None) -> CheckReport:
-    """The rules stage of a rendered report: promtool on the rule files, amtool on the Alertmanager config."""
+def check_rules(
+    report: CheckReport,
+    prj: Project | None = None,
+    stages: Stages | None = None,
+    *,
+    passed: float | None = None,
+) -> CheckReport:
+    """The rules stage of a rendered report: promtool on the rule files, amtool on the Alertmanager
+    config. ``passed``: the seconds of a shared run that found them passing already."""
     with (stages or Stages(report.env, report.stages)).run("rules") as stage:
-        checked = alerting.check(report.objects, report.env, prj or project())
+        checked = alerting.check(report.objects, report.env, prj or project(), passed=passed is not None)
         stage.findings += checked.findings
         stage.detail.append(checked.detail)
+        if passed is not None:
+            stage.seconds = passed
     return report
 
 
@@ -241,7 +258,9 @@ def check_all(overlays: Sequence[Path | str] = (), prj: Project | None = None) -
     processes, which run side by side. The dependencies are prepared once for the three renders,
     and one kubeconform per Kubernetes version checks every env's objects (each compiles its
     schemas once), so each env's kube stage shows that shared run's time. The reports come back
-    in ENVS order."""
+    in ENVS order. Likewise one promtool and one amtool run check every env's rule files and
+    Alertmanager configs first, beside kubeconform; only when that finds a failure does each env
+    run its own, whose findings name the env and file."""
     prj = prj or project()
     rendering.prepare_dependencies(prj)
     pipelines = [Pipeline(env, overlays, prj, prepared=True) for env in ENVS]
@@ -249,11 +268,24 @@ def check_all(overlays: Sequence[Path | str] = (), prj: Project | None = None) -
         with ThreadPoolExecutor(max_workers=len(ENVS), thread_name_prefix="check") as pool:
             rendered = list(pool.map(lambda pipeline: pipeline.validate() and pipeline.render(), pipelines))
             ready = [pipeline for pipeline, ok in zip(pipelines, rendered, strict=True) if ok]
-            start = time.perf_counter()
-            found = kubeschema.validate_envs({p.env: p.report.objects for p in ready}, KUBE_VERSIONS, prj)
-            seconds = time.perf_counter() - start
-            list(pool.map(lambda pipeline: pipeline.judge(kube=(found[pipeline.env], seconds)), ready))
+            rules = pool.submit(_timed, lambda: alerting.all_pass([p.report.objects for p in ready], prj))
+            found, seconds = _timed(
+                lambda: kubeschema.validate_envs({p.env: p.report.objects for p in ready}, KUBE_VERSIONS, prj)
+            )
+            passed, rules_seconds = rules.result()
+            shared = rules_seconds if passed else None
+            list(
+                pool.map(
+                    lambda pipeline: pipeline.judge(kube=(found[pipeline.env], seconds), rules_passed=shared),
+                    ready,
+                )
+            )
     finally:
         for pipeline in pipelines:
             pipeline.close()
     return [pipeline.report for pipeline in pipelines]
+
+
+def _timed(work: Callable[[], _T]) -> tuple[_T, float]:
+    start = time.perf_counter()
+    return work(), time.perf_counter() - start

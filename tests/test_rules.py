@@ -162,6 +162,55 @@ def test_a_broken_rule_and_a_broken_route_are_findings(rendered: Rendered) -> No
     assert "nowhere" in findings[1]
 
 
+def test_all_pass_checks_every_render_in_one_run_and_fails_for_one_broken_env(rendered: Rendered) -> None:
+    """check --all asks once for all envs; files of the same name in two envs do not collide."""
+    renders = [rendered(env) for env in ENVS]
+    assert alerting.all_pass(renders, project()) is True
+    broken = copy.deepcopy(rendered("staging"))
+    rules_cm = find_object(broken, "ConfigMap", "keelson-alert-rules")
+    rules_cm["data"]["keelson-app.yaml"] = rules_cm["data"]["keelson-app.yaml"].replace(
+        "sum by (job)", "sum by job", 1
+    )
+    assert alerting.all_pass([renders[0], broken, renders[2]], project()) is False
+    route = copy.deepcopy(rendered("prod"))
+    am = find_object(route, "ConfigMap", "keelson-mimir-alertmanager")
+    am["data"]["alertmanager.yaml"] = am["data"]["alertmanager.yaml"].replace(
+        "receiver: slack-critical", "receiver: nowhere"
+    )
+    assert alerting.all_pass([renders[0], renders[1], route], project()) is False
+
+
+def test_check_all_names_the_env_whose_rule_is_broken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the shared run fails, each env runs its own: only the broken env has a finding, and
+    the clean envs' rules stages still pass (with real promtool and amtool throughout)."""
+    from keelson import check  # noqa: PLC0415
+
+    rendered_by_helm = check.rendering.render
+
+    def staging_with_a_broken_rule(user: dict[str, Any], **kwargs: Any) -> Any:
+        objects = rendered_by_helm(user, **kwargs)
+        if user["global"]["env"] == "staging":
+            rules_cm = find_object(objects, "ConfigMap", "keelson-alert-rules")
+            rules_cm["data"]["keelson-app.yaml"] = rules_cm["data"]["keelson-app.yaml"].replace(
+                "sum by (job)", "sum by job", 1
+            )
+        return objects
+
+    monkeypatch.setattr(check.rendering, "render", staging_with_a_broken_rule)
+    by_env = {report.env: report for report in check.check_all()}
+    for env in ENVS:
+        rules = [stage for stage in by_env[env].stages if stage.stage == "rules"]
+        assert len(rules) == 1, (env, [stage.stage for stage in by_env[env].stages])
+        messages = [str(finding) for finding in rules[0].findings]
+        if env == "staging":
+            assert len(messages) == 1, messages
+            assert messages[0].startswith(
+                "staging: ConfigMap keelson/keelson-alert-rules: keelson-app.yaml: promtool check rules:"
+            )
+        else:
+            assert messages == []
+
+
 def test_mimir_loads_the_rules_configmap_for_its_tenant(rendered: Rendered) -> None:
     objects = rendered("prod")
     sts = find_object(objects, "StatefulSet", "keelson-mimir")
