@@ -80,6 +80,7 @@ def run(
         stdin=None if stdin is not None else subprocess.DEVNULL,
         capture_output=True,
         check=False,
+        env=prj.tool_env(),
     )
     if done.returncode != 0:
         raise error(f"{binary} {what or args[0]}: {condense(done.stderr)}")

@@ -11,7 +11,6 @@ seconds, never a hang. The kubeconfig is whatever kubectl reads ($KUBECONFIG or 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -72,7 +71,7 @@ def kubectl(
 
 
 def _environment(prj: Project) -> dict[str, str]:
-    return {**os.environ, "PATH": prj.path_env()}
+    return prj.tool_env()
 
 
 def _condense(stderr: bytes) -> str:

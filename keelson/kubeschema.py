@@ -78,7 +78,9 @@ def _run(prj: Project, folder: Path, version: str) -> list[dict[str, Any]]:
     ]
     for location in schema_locations(prj):
         args += ["-schema-location", location]
-    done = subprocess.run([*args, str(folder)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [*args, str(folder)], capture_output=True, text=True, check=False, env=prj.tool_env()
+    )
     try:
         report = json.loads(done.stdout)
     except ValueError as exc:

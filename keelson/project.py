@@ -23,6 +23,7 @@ OPTIONAL_APIS: tuple[str, ...] = (
     "gateway.networking.k8s.io/v1",
     "gateway.networking.k8s.io/v1/HTTPRoute",
 )
+TOOL_GOGC = "400"  # see Project.tool_env
 # Tools that scripts/bootstrap installs into .venv rather than .tools (only for the error message).
 PYTHON_TOOLS = frozenset({"yamllint", "yamale", "ruff", "mypy", "pytest", "invoke"})
 # The Python tools of the test profile (requirements/test.lock); the Go ones are named in
@@ -124,6 +125,15 @@ class Project:
     def path_env(self) -> str:
         """PATH with the pinned tools first, for tools that call others (ct calls helm, yamllint)."""
         return os.pathsep.join([str(self.tools_bin), str(self.venv_bin), os.environ.get("PATH", "")])
+
+    def tool_env(self) -> dict[str, str]:
+        """The environment the pinned tools run in: :meth:`path_env`, and Go's collector at
+        ``GOGC=400`` unless the caller set GOGC. helm, kubeconform and promtool live for under a
+        second and allocate tens of megabytes; at Go's default (100) they spend a fifth of their CPU
+        collecting garbage they would free on exit anyway. 400 saves most of that (helm template:
+        0.58 s -> 0.47 s of CPU, helm lint of every chart: 1.31 s -> 0.99 s) for about 30 MB more
+        peak memory per process (66 MB -> 93 MB for helm template)."""
+        return {**os.environ, "PATH": self.path_env(), "GOGC": os.environ.get("GOGC", TOOL_GOGC)}
 
 
 def project(root: Path | None = None) -> Project:

@@ -41,6 +41,20 @@ def test_tool_prefers_tools_bin_then_venv_bin(tmp_path: Path) -> None:
     assert prj.tool("yamllint") == tmp_path.resolve() / ".venv/bin/yamllint"
 
 
+def test_tools_run_with_a_lazier_go_collector_unless_the_caller_chose(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("GOGC", raising=False)
+    env = project(tmp_path).tool_env()
+    assert env["GOGC"] == "400"
+    assert env["PATH"].split(":")[:2] == [
+        str(tmp_path.resolve() / ".tools/bin"),
+        str(tmp_path.resolve() / ".venv/bin"),
+    ]
+    monkeypatch.setenv("GOGC", "50")
+    assert project(tmp_path).tool_env()["GOGC"] == "50"
+
+
 def test_missing_tool_says_run_bootstrap(tmp_path: Path) -> None:
     with pytest.raises(ToolError, match=r"^helm not found in \.tools/bin; run scripts/bootstrap$"):
         project(tmp_path).tool("helm")
