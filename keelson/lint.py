@@ -13,7 +13,6 @@ import functools
 import hashlib
 import importlib.metadata
 import json
-import os
 import re
 import subprocess
 import tempfile
@@ -49,8 +48,9 @@ _OFFLINE_ONLY = {
 
 
 def _run(prj: Project, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": prj.path_env()}
-    return subprocess.run(list(args), capture_output=True, text=True, cwd=prj.root, env=env, check=False)
+    return subprocess.run(
+        list(args), capture_output=True, text=True, cwd=prj.root, env=prj.tool_env(), check=False
+    )
 
 
 def _one_line(lines: list[str]) -> str:
@@ -110,11 +110,12 @@ def helm_lint(
     prj: Project,
     envs: Sequence[str],
     memo: Memo | None = None,
-    user_values: Mapping[str, dict[str, Any]] | None = None,
+    rendered_values: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[Finding]:
-    """The umbrella with each env's values (``user_values[env]`` when the caller loaded them,
-    overlays included; else values/<env>.yaml), then every chart alone with its defaults (each is
-    published on its own); a chart tree and values that linted clean before are not linted again."""
+    """The umbrella with each env's values (``rendered_values[env]``: the values, overlays
+    included, that the caller has just rendered these charts with; else values/<env>.yaml), then
+    every chart alone with its defaults (each is published on its own); a chart tree and values
+    that linted clean before are not linted again."""
     memo = memo or Memo(prj)
     helm = str(prj.tool("helm"))
     lint_args = ["lint", "--strict", "--kube-version", KUBE_VERSIONS[0]]
@@ -128,9 +129,12 @@ def helm_lint(
         umbrella = trees[prj.umbrella.resolve()]
         for env in envs:
             values_file = Path(tmp) / f"{env}.json"
-            args = [helm, *lint_args, str(prj.umbrella), "--values", str(values_file)]
+            given = rendered_values.get(env) if rendered_values else None
+            # Values a release checked were validated against these charts' schemas by this helm
+            # as it rendered them (the release lints after the render): not validated twice.
+            checked = ["--skip-schema-validation"] if given is not None else []
+            args = [helm, *lint_args, *checked, str(prj.umbrella), "--values", str(values_file)]
             subject = f"{prj.display(prj.umbrella)} ({env})"
-            given = user_values.get(env) if user_values else None
             # The values helm gets: the caller's stand for themselves; else they are made from the
             # env's file alone, and its bytes stand for them.
             values_key = (
@@ -140,7 +144,7 @@ def helm_lint(
             )
             findings += memo.lint(
                 f"helm-{prj.umbrella.name}-{env}",
-                [tool, *lint_args, umbrella, values_key],
+                [tool, *lint_args, *checked, umbrella, values_key],
                 functools.partial(_lint_env, prj, env, values_file, args, subject, given=given),
             )
         alone = [
@@ -306,14 +310,15 @@ def run(
     prj: Project | None = None,
     *,
     real_ct: bool = False,
-    user_values: Mapping[str, dict[str, Any]] | None = None,
+    rendered_values: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[StageResult]:
-    """Every linter in turn; each result holds its findings (none means clean). ``user_values``:
-    per env, the values a release checked (so lint sees its overlays and nothing loads them again).
+    """Every linter in turn; each result holds its findings (none means clean). ``rendered_values``:
+    per env, the values a release checked and rendered (so lint sees its overlays, nothing loads
+    them again, and helm, which validated them against the schemas as it rendered, does not again).
     A linter whose inputs are unchanged since it found nothing is not run again (keelson.memo)."""
     prj = prj or project()
     steps: list[tuple[str, Callable[[Memo], list[Finding]]]] = [
-        ("helm lint", lambda memo: helm_lint(prj, envs, memo, user_values)),
+        ("helm lint", lambda memo: helm_lint(prj, envs, memo, rendered_values)),
         ("yamllint", lambda memo: yamllint(prj, memo)),
         ("ct lint", lambda memo: ct_lint(prj, memo)),
     ]

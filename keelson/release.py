@@ -135,7 +135,7 @@ class _Release:
         (overlays included); unchanged inputs that linted clean before are not linted again
         (keelson.memo)."""
         with self.stage("lint") as stage:
-            results = linting.run([self.env], self.prj, user_values={self.env: user})
+            results = linting.run([self.env], self.prj, rendered_values={self.env: user})
             stage.findings += [finding for result in results for finding in result.findings]
             stage.detail.append(", ".join(f"{result.stage} {result.seconds:.1f}s" for result in results))
 
