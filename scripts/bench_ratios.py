@@ -28,6 +28,7 @@ PYTHONDONTWRITEBYTECODE is set. Nothing is asserted: the numbers are for people 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import resource
@@ -46,12 +47,6 @@ sys.path.insert(0, str(HERE / "scripts"))
 import bench_diff  # noqa: E402 (a sibling script, not a package)
 
 KUBE_VERSION = "1.30.0"
-# keelson.project.OPTIONAL_APIS, as check renders with them (so the floor renders the same objects).
-OPTIONAL_APIS = (
-    "monitoring.coreos.com/v1",
-    "monitoring.coreos.com/v1/ServiceMonitor",
-    "monitoring.coreos.com/v1/PrometheusRule",
-)
 SCALE = (10, 100, 500)
 DIFF_SIZES = (1000, 10000)
 
@@ -96,10 +91,22 @@ def _rendered_objects(stdout: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+@functools.cache
+def optional_apis(root: Path) -> list[str]:
+    """The measured checkout's keelson.project.OPTIONAL_APIS: check renders with them, so the floor
+    must too, or it renders fewer objects (the HTTPRoutes, the ServiceMonitors)."""
+    code = "from keelson.project import OPTIONAL_APIS; print('\\n'.join(OPTIONAL_APIS))"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"bench: cannot read OPTIONAL_APIS of {root}: {done.stderr.strip()[-400:]}")
+    return done.stdout.split()
+
+
 def helm_template(root: Path, values: list[Path]) -> list[str]:
     args = [str(HERE / ".tools/bin/helm"), "template", "keelson", str(root / "charts/keelson")]
     args += ["--namespace", "keelson", "--kube-version", KUBE_VERSION]
-    for api in OPTIONAL_APIS:
+    for api in optional_apis(root):
         args += ["--api-versions", api]
     for path in values:
         args += ["--values", str(path)]
