@@ -39,10 +39,16 @@ class Leaf:
     """A string somewhere in the render or the values: whose, where, under which key."""
 
     subject: ObjectRef
-    path: str
+    keys: tuple[str | int, ...]  # where it is; written out (``path``) only for a finding
     key: str
     value: str
     named: bool = True  # the key is a name chosen by a person (not a file name or a generated hash)
+    line: int = 0  # the line of a config file that is neither YAML nor JSON (0: not such a line)
+
+    @property
+    def path(self) -> str:
+        written = key_path(*self.keys)
+        return f"{written} line {self.line}" if self.line else written
 
     @property
     def detection(self) -> secretscan.Detection | None:
@@ -91,14 +97,14 @@ def _embedded(subject: ObjectRef, base: tuple[str | int, ...], text: str) -> Ite
     if isinstance(parsed, Mapping | list):
         for path, key, value in _walk(parsed, base, str(base[-1])):
             if isinstance(value, str):
-                yield Leaf(subject, key_path(*path), key, value)
+                yield Leaf(subject, path, key, value)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _LINE.match(line)
+    for number, content in enumerate(text.splitlines(), start=1):
+        match = _LINE.match(content)
         if match:
-            yield Leaf(subject, f"{key_path(*base)} line {number}", match.group("key"), match.group("value"))
-        elif line.strip():
-            yield Leaf(subject, f"{key_path(*base)} line {number}", "", line, named=False)
+            yield Leaf(subject, base, match.group("key"), match.group("value"), line=number)
+        elif content.strip():
+            yield Leaf(subject, base, "", content, named=False, line=number)
 
 
 def _node_leaves(subject: ObjectRef, node: Any, path: tuple[str | int, ...], key: str) -> Iterator[Leaf]:
@@ -106,7 +112,7 @@ def _node_leaves(subject: ObjectRef, node: Any, path: tuple[str | int, ...], key
     if isinstance(node, Mapping):
         if isinstance(node.get("name"), str) and isinstance(node.get("value"), str):
             # An env entry (or any name/value pair): the name says what the value is.
-            yield Leaf(subject, key_path(*path, "value"), node["name"], node["value"])
+            yield Leaf(subject, (*path, "value"), node["name"], node["value"])
             node = {k: v for k, v in node.items() if k != "value"}
         for child_key, child in node.items():
             if child_key not in _SKIPPED:
@@ -116,11 +122,11 @@ def _node_leaves(subject: ObjectRef, node: Any, path: tuple[str | int, ...], key
             if key in {"command", "args"} and isinstance(child, str):
                 flag = _FLAG.match(child)
                 name, value = (flag.group("key"), flag.group("value")) if flag else ("", child)
-                yield Leaf(subject, key_path(*path, index), name, value, named=bool(flag))
+                yield Leaf(subject, (*path, index), name, value, named=bool(flag))
             else:
                 yield from _node_leaves(subject, child, (*path, index), key)
     elif isinstance(node, str):
-        yield Leaf(subject, key_path(*path), key, node)
+        yield Leaf(subject, path, key, node)
 
 
 def _object_leaves(ctx: Context, obj: Object) -> Iterator[Leaf]:
@@ -134,7 +140,7 @@ def _object_leaves(ctx: Context, obj: Object) -> Iterator[Leaf]:
                 if isinstance(text, str) and _config_file(text):
                     yield from _embedded(subject, ("data", str(name)), text)
                 elif isinstance(text, str):
-                    yield Leaf(subject, key_path("data", str(name)), str(name), text)
+                    yield Leaf(subject, ("data", str(name)), str(name), text)
         elif field not in _SKIPPED:
             yield from _node_leaves(subject, value, (str(field),), str(field))
 
@@ -144,7 +150,7 @@ def _all_leaves(ctx: Context) -> Iterator[Leaf]:
         yield from _object_leaves(ctx, obj)
     for path, key, value in _walk({k: v for k, v in ctx.values.items() if k != "gates"}, (), ""):
         if isinstance(value, str):
-            yield Leaf(VALUES, key_path(*path), key, value)
+            yield Leaf(VALUES, path, key, value)
 
 
 # Both rules read the same leaves of one run's context: walked once, kept while the context lives.
