@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from keelson import helm, preflight
 from keelson.errors import KeelsonError
 from keelson.k8s import ref
+from keelson.kube import ROLLOUT_TIMEOUT
 from keelson.yamlio import parse_all
 
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 
     from keelson.kube import Target
     from keelson.project import Project
-
-DEFAULT_TIMEOUT = "10m"
 
 
 class DeployError(KeelsonError):
@@ -170,7 +169,7 @@ def upgrade(
     env: str,
     target: Target,
     description: str = "",
-    timeout: str = DEFAULT_TIMEOUT,
+    timeout: str = ROLLOUT_TIMEOUT,
     binary: str = "helm",
 ) -> DeployResult:
     """``helm upgrade --install --wait`` with automatic rollback; the new revision and what it holds.
@@ -218,7 +217,7 @@ def rollback(
     target: Target,
     cluster_of_env: str,
     revision: int | None = None,
-    timeout: str = DEFAULT_TIMEOUT,
+    timeout: str = ROLLOUT_TIMEOUT,
     binary: str = "helm",
 ) -> DeployResult:
     """``helm rollback`` to ``revision`` (default: the one before the current), waiting for it."""

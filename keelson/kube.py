@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 TIMEOUT = 20.0  # seconds for one kubectl call; kubectl's own --request-timeout is shorter
 REQUEST_TIMEOUT = "15s"
+# How long a deploy or a rollback waits for the release to be ready (helm --wait --timeout).
+ROLLOUT_TIMEOUT = "10m"
 
 
 class KubeError(KeelsonError):

@@ -299,7 +299,7 @@ def run(
     dry_run: bool = False,
     deploy: bool = False,
     kube_context: str | None = None,
-    timeout: str = deploying.DEFAULT_TIMEOUT,
+    timeout: str = kube.ROLLOUT_TIMEOUT,
     progress: Progress | None = None,
 ) -> ReleaseReport:
     """Release ``env``; the report says how each stage went (``report.ok``, ``report.failed``)."""

@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING
 
 from invoke.tasks import task
 
-from keelson import artifacthub, schemagen
 from keelson import check as pipeline
 from keelson import gates as gating
-from keelson import lint as linters
 from keelson.errors import SchemaError, UsageError
 from keelson.project import ENVS
 from keelson.render import write_objects
@@ -44,6 +42,8 @@ if TYPE_CHECKING:
 @user_errors
 def lint(c: Context, env: str | None = None, ct: bool = False, json: bool = False) -> None:
     """helm lint --strict, yamllint and ct lint's checks (Chart.yaml schema, ct's yamllint rules)."""
+    from keelson import lint as linters
+
     results = linters.run([env] if env else ENVS, PRJ, real_ct=ct)
     # The linters run once over every env asked for: one report, named as its lines name it.
     report_stages([(results[0].env if results else env or "all", results, {})], json=json)
@@ -86,6 +86,8 @@ def schema(c: Context, env: str | None = None, values: list[str] | None = None, 
 @user_errors
 def values_schemas(c: Context, check: bool = False) -> None:
     """Generate every charts/<chart>/values.schema.json from schemas/values/ (docs/charts.md)."""
+    from keelson import schemagen
+
     if check:
         stale = schemagen.stale(PRJ)
         if stale:
@@ -108,6 +110,8 @@ def values_schemas(c: Context, check: bool = False) -> None:
 @user_errors
 def annotations_(c: Context, check: bool = False) -> None:
     """Write the Artifact Hub annotations of every Chart.yaml from CHANGELOG.md and the prod render."""
+    from keelson import artifacthub
+
     report = pipeline.check("prod", [], PRJ, until="render")
     if not report.ok:
         report_checks([report])  # the prod render failed: its stages say where

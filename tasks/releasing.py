@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from keelson.deploy import DEFAULT_TIMEOUT
 from keelson.errors import KeelsonError, UsageError
+from keelson.kube import ROLLOUT_TIMEOUT
 from keelson.models import Finding
 from tasks.common import ENV_HELP, PRJ, color, fail, one_env, print_json, progress, stage, user_errors
 
@@ -230,7 +230,7 @@ def release(  # noqa: PLR0917 (invoke turns every parameter into a flag)
     plain_http: bool = False,
     dry_run: bool = False,
     deploy: bool = False,
-    timeout: str = DEFAULT_TIMEOUT,
+    timeout: str = ROLLOUT_TIMEOUT,
     json: bool = False,
     sign: bool = False,
     key: str | None = None,
@@ -287,7 +287,7 @@ def rollback(
     c: Context,
     env: str | None = None,
     revision: str | None = None,
-    timeout: str = DEFAULT_TIMEOUT,
+    timeout: str = ROLLOUT_TIMEOUT,
     kube_context: str | None = None,
 ) -> None:
     """helm rollback of the env's release, waiting until it is ready; the env guard runs first."""
