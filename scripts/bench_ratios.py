@@ -4,7 +4,8 @@
                                              [--root DIR]
 
 Every case is a pair run interleaved (Keelson, then its peer, then Keelson again...), ``--repeat``
-times; the median of each side is shown, then their ratio. CPU is user+sys of the child processes
+times; the median of each side is shown, then their ratio, then each run's own ratio (how far one
+reading of a busy machine goes). CPU is user+sys of the child processes
 and everything they waited for (``resource.getrusage(RUSAGE_CHILDREN)`` around each command), which
 stays stable when a shared machine is busy, unlike wall time.
 
@@ -250,10 +251,17 @@ def main(argv: list[str] | None = None) -> int:
                 pair.ours_cpu.append(run.cpu)
                 pair.peer_cpu.append(cpu_of(pair.peer, root, env).cpu)
         print(f"median CPU seconds (user+sys, children) of {args.repeat} interleaved runs, root {root}")
-        print(f"{'case':<34} {'keelson':>8}  {'peer':<20} {'peer cpu':>8}  {'ratio':>6}")
+        print(f"{'case':<40} {'keelson':>8}  {'peer':<20} {'peer cpu':>8}  {'ratio':>6}  run by run")
         for pair in found:
             ours, peer = statistics.median(pair.ours_cpu), statistics.median(pair.peer_cpu)
-            print(f"{pair.label:<34} {ours:>8.2f}  {pair.peer_label:<20} {peer:>8.2f}  {pair.ratio:>5.2f}x")
+            # Each run's own ratio (Keelson, then its peer right after): how far one reading can be trusted.
+            spread = " ".join(
+                f"{a / max(b, 1e-9):.2f}" for a, b in zip(pair.ours_cpu, pair.peer_cpu, strict=True)
+            )
+            print(
+                f"{pair.label:<40} {ours:>8.2f}  {pair.peer_label:<20} {peer:>8.2f}  "
+                f"{pair.ratio:>5.2f}x  {spread}"
+            )
         for line in _scale_lines(found):
             print(line)
     return 0
