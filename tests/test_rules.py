@@ -184,8 +184,9 @@ def test_check_all_names_the_env_whose_rule_is_broken(monkeypatch: pytest.Monkey
     """When the shared run fails, each env runs its own: only the broken env has a finding, and
     the clean envs' rules stages still pass (with real promtool and amtool throughout)."""
     from keelson import check  # noqa: PLC0415
+    from keelson import render as rendering  # noqa: PLC0415
 
-    rendered_by_helm = check.rendering.render
+    rendered_by_helm = rendering.render
 
     def staging_with_a_broken_rule(user: dict[str, Any], **kwargs: Any) -> Any:
         objects = rendered_by_helm(user, **kwargs)
@@ -196,7 +197,7 @@ def test_check_all_names_the_env_whose_rule_is_broken(monkeypatch: pytest.Monkey
             )
         return objects
 
-    monkeypatch.setattr(check.rendering, "render", staging_with_a_broken_rule)
+    monkeypatch.setattr(rendering, "render", staging_with_a_broken_rule)
     by_env = {report.env: report for report in check.check_all()}
     for env in ENVS:
         rules = [stage for stage in by_env[env].stages if stage.stage == "rules"]
