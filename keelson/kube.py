@@ -63,17 +63,13 @@ def kubectl(
     label = what or f"kubectl {args[0]}"
     try:
         done = subprocess.run(
-            command, input=stdin, capture_output=True, timeout=TIMEOUT, check=False, env=_environment(prj)
+            command, input=stdin, capture_output=True, timeout=TIMEOUT, check=False, env=prj.tool_env()
         )
     except subprocess.TimeoutExpired as exc:
         raise KubeError(f"{label}: no answer from the cluster within {TIMEOUT:.0f}s") from exc
     if done.returncode != 0:
         raise KubeError(f"{label}: {_condense(done.stderr)}")
     return done.stdout
-
-
-def _environment(prj: Project) -> dict[str, str]:
-    return prj.tool_env()
 
 
 def _condense(stderr: bytes) -> str:
