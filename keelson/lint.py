@@ -130,22 +130,20 @@ def helm_lint(
         for env in envs:
             values_file = Path(tmp) / f"{env}.json"
             given = rendered_values.get(env) if rendered_values else None
-            # Values a release checked were validated against these charts' schemas by this helm
-            # as it rendered them (the release lints after the render): not validated twice.
-            checked = ["--skip-schema-validation"] if given is not None else []
-            args = [helm, *lint_args, *checked, str(prj.umbrella), "--values", str(values_file)]
+            user = given if given is not None else values.load(env, (), prj).user
+            values_key = hashlib.sha256(json.dumps(user, sort_keys=True).encode()).hexdigest()
             subject = f"{prj.display(prj.umbrella)} ({env})"
-            # The values helm gets: the caller's stand for themselves; else they are made from the
-            # env's file alone, and its bytes stand for them.
-            values_key = (
-                hashlib.sha256(json.dumps(given, sort_keys=True).encode()).hexdigest()
-                if given is not None
-                else files_digest([prj.env_file(env)], prj.root)
-            )
+            # A release's values were validated against these charts' schemas by this helm as it
+            # rendered them a moment before (it lints after the render): its lint skips that, and
+            # is remembered apart; a clean full lint of the same values (invoke lint) stands for it.
+            full = (f"helm-{prj.umbrella.name}-{env}", [tool, *lint_args, umbrella, values_key])
+            skip = ["--skip-schema-validation"] if given is not None else []
+            remembered_as = (f"{full[0]}-rendered", [tool, *lint_args, *skip, umbrella, values_key])
+            args = [helm, *lint_args, *skip, str(prj.umbrella), "--values", str(values_file)]
             findings += memo.lint(
-                f"helm-{prj.umbrella.name}-{env}",
-                [tool, *lint_args, *checked, umbrella, values_key],
-                functools.partial(_lint_env, prj, env, values_file, args, subject, given=given),
+                *(remembered_as if skip else full),
+                functools.partial(_lint_env, prj, values_file, args, subject, user),
+                stricter=full if skip else None,
             )
         alone = [
             (chart, f"helm-{chart.path.name}", [tool, *lint_args, trees[chart.path]]) for chart in charts
@@ -165,9 +163,8 @@ def helm_lint(
 
 
 def _lint_env(
-    prj: Project, env: str, values_file: Path, args: list[str], subject: str, *, given: dict[str, Any] | None
+    prj: Project, values_file: Path, args: list[str], subject: str, user: dict[str, Any]
 ) -> list[Finding]:
-    user = given if given is not None else values.load(env, (), prj).user
     values_file.write_text(json.dumps(user), encoding="utf-8")
     return _lint_one(prj, args, subject)
 

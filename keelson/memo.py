@@ -79,10 +79,19 @@ class Memo:
         except OSError:
             return False  # never linted clean, or build/ was removed
 
-    def lint(self, subject: str, inputs: Sequence[str], run: Callable[[], list[Finding]]) -> list[Finding]:
-        """``run()``'s findings, or none without running it when these ``inputs`` were clean before."""
+    def lint(
+        self,
+        subject: str,
+        inputs: Sequence[str],
+        run: Callable[[], list[Finding]],
+        *,
+        stricter: tuple[str, Sequence[str]] | None = None,
+    ) -> list[Finding]:
+        """``run()``'s findings, or none without running it when these ``inputs`` were clean before.
+        ``stricter``: the subject and inputs of a lint that checks all this one does and more (the
+        same helm lint without ``--skip-schema-validation``), whose clean verdict stands for this one."""
         digest, stamp = _digest(inputs), self._stamp(subject)
-        if self.remembered(subject, inputs):
+        if self.remembered(subject, inputs) or (stricter is not None and self.remembered(*stricter)):
             self.skipped += 1
             return []
         self.ran += 1

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from support import FIXTURE_PROJECT, REPO, copy_project
 
-from keelson import lint
+from keelson import lint, values
+from keelson.charts import all_charts
 from keelson.memo import Memo
 from keelson.models import Finding
 
@@ -80,3 +81,33 @@ def test_lint_runs_again_for_a_changed_values_file(tmp_path: Path) -> None:
     assert lint.yamllint(prj) == []
     (prj.values_dir / "dev.yaml").write_text((prj.values_dir / "dev.yaml").read_text() + "extra: 1   \n")
     assert [f.message for f in lint.yamllint(prj)] == ["[error] trailing spaces (trailing-spaces)"]
+
+
+def test_a_clean_full_lint_stands_for_the_release_lint_of_the_same_values(tmp_path: Path) -> None:
+    """invoke lint, then a release with the same values: the umbrella is not linted again. The
+    release's own lint (no schema validation: its render validated them) never stands for a full one."""
+    prj = _lint_project(tmp_path)
+    user = values.load("dev", (), prj).user
+    charts = len(all_charts(prj.charts_dir))
+    assert lint.helm_lint(prj, ("dev",)) == []  # invoke lint: every subject runs
+    memo = Memo(prj)
+    assert lint.helm_lint(prj, ("dev",), memo, rendered_values={"dev": user}) == []
+    assert (memo.ran, memo.skipped) == (0, 1 + charts)
+    # Other values than those a full lint saw: the release lints the umbrella with them.
+    overlay = {**user, "note": "other"}
+    memo = Memo(prj)
+    assert lint.helm_lint(prj, ("dev",), memo, rendered_values={"dev": overlay}) == []
+    assert (memo.ran, memo.skipped) == (1, charts)
+
+
+def test_a_release_lint_does_not_stand_for_a_full_lint(tmp_path: Path) -> None:
+    prj = _lint_project(tmp_path)
+    user = values.load("dev", (), prj).user
+    charts = len(all_charts(prj.charts_dir))
+    assert lint.helm_lint(prj, ("dev",), rendered_values={"dev": user}) == []
+    memo = Memo(prj)
+    assert lint.helm_lint(prj, ("dev",), memo) == []
+    assert (memo.ran, memo.skipped) == (1, charts)
+    memo = Memo(prj)
+    assert lint.helm_lint(prj, ("dev",), memo) == []
+    assert (memo.ran, memo.skipped) == (0, 1 + charts)
