@@ -96,15 +96,15 @@ class Pipeline:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"render-{env}")
 
     def _rendered(self, user: dict[str, Any]) -> tuple[rendering.Rendered, float]:
-        start = time.perf_counter()
-        objects = rendering.render(
-            user,
-            prj=self.prj,
-            api_versions=OPTIONAL_APIS,
-            kube_context=self.kube_context,
-            prepare=not self.prepared,
+        return _timed(
+            lambda: rendering.render(
+                user,
+                prj=self.prj,
+                api_versions=OPTIONAL_APIS,
+                kube_context=self.kube_context,
+                prepare=not self.prepared,
+            )
         )
-        return objects, time.perf_counter() - start
 
     def validate(self, until: str = "rules") -> bool:
         with self.stages.run("values") as stage:
